@@ -1,0 +1,112 @@
+import { z } from 'zod';
+
+/**
+ * The whole runtime configuration, read from the environment once at start.
+ * A bad value stops the process with one line naming the variable (see main.ts); nothing half-starts.
+ */
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v === '' ? undefined : v));
+
+const envSchema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(4000),
+  /** PostgreSQL URL. Unset: embedded PGlite in DATA_DIR. */
+  DATABASE_URL: optionalString.pipe(
+    z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, 'must start with postgresql://')
+      .optional(),
+  ),
+  DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
+  /** Directory of the embedded database when DATABASE_URL is unset. */
+  DATA_DIR: z.string().min(1).default('.data'),
+  /** Redis URL for pubsub (and rate limits). Unset: in-memory, single process. */
+  REDIS_URL: optionalString.pipe(
+    z
+      .string()
+      .regex(/^rediss?:\/\//, 'must start with redis:// or rediss://')
+      .optional(),
+  ),
+  /** Platform fee on released escrow, in basis points (500 = 5%). */
+  PLATFORM_FEE_BPS: z.coerce.number().int().min(0).max(10_000).default(500),
+  /** Anyone may call createWorkspace without a key (switch off for closed deployments). */
+  ALLOW_SIGNUP: bool.default(true),
+  /** Platform administrator key (grantCredits, resolving any dispute). Stored nowhere; compared by hash. */
+  PLATFORM_ADMIN_KEY: optionalString,
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** GraphiQL at /graphql; default on outside production. */
+  GRAPHIQL: bool.optional(),
+  /** Public URL of this server, used in chat links and the live page. */
+  PUBLIC_URL: optionalString.pipe(z.url().optional()),
+  /** Grace period for in-flight requests on SIGTERM/SIGINT. */
+  SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).max(120_000).default(10_000),
+  /** Default delay before a submitted result is accepted automatically. */
+  AUTO_APPROVE_HOURS: z.coerce
+    .number()
+    .min(0)
+    .max(24 * 90)
+    .default(72),
+  /** Maximum REQUEST_CHANGES rounds before a review must accept or reject. */
+  MAX_CHANGE_REQUESTS: z.coerce.number().int().min(0).max(20).default(3),
+  SLACK_SIGNING_SECRET: optionalString,
+  SLACK_BOT_TOKEN: optionalString,
+  SLACK_APP_TOKEN: optionalString,
+  SLACK_SOCKET_MODE: bool.default(false),
+  DISCORD_APPLICATION_ID: optionalString,
+  DISCORD_PUBLIC_KEY: optionalString.pipe(
+    z
+      .string()
+      .regex(/^[0-9a-f]{64}$/i, 'must be the 64-hex-character public key from the Discord developer portal')
+      .optional(),
+  ),
+  DISCORD_BOT_TOKEN: optionalString,
+  DISCORD_MODE: z.enum(['gateway', 'http']).default('gateway'),
+});
+
+export type Config = z.output<typeof envSchema>;
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Parses the environment into a Config or throws a ConfigError whose message is one line per bad variable. */
+export function loadConfig(
+  env: Record<string, string | undefined> = process.env,
+  overrides: Partial<Config> = {},
+): Config {
+  const picked: Record<string, string | undefined> = {};
+  for (const key of Object.keys(envSchema.shape)) picked[key] = env[key];
+  const parsed = envSchema.safeParse(picked);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((issue) => {
+      const name = String(issue.path[0] ?? 'environment');
+      const value = picked[name];
+      const shown = value === undefined ? '' : ` (got ${JSON.stringify(redact(name, value))})`;
+      return `Invalid environment variable ${name}: ${issue.message}${shown}`;
+    });
+    throw new ConfigError(lines.join('\n'));
+  }
+  return { ...parsed.data, ...overrides };
+}
+
+function redact(name: string, value: string): string {
+  if (/SECRET|TOKEN|KEY|PASSWORD/.test(name)) return '<redacted>';
+  try {
+    const url = new URL(value);
+    if (url.password) url.password = '***';
+    return url.toString();
+  } catch {
+    return value;
+  }
+}
+
+export function graphiqlEnabled(config: Config): boolean {
+  return config.GRAPHIQL ?? config.NODE_ENV !== 'production';
+}

@@ -1,0 +1,107 @@
+import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { PrismaPg } from '@prisma/adapter-pg';
+import pg from 'pg';
+import { PrismaClient } from '../generated/prisma/client.ts';
+import type { SqlSession } from './migrate.ts';
+
+export { PrismaClient };
+export type Db = PrismaClient;
+/** A Prisma interactive-transaction client: what services receive inside `db.$transaction`. */
+export type Tx = Parameters<Parameters<PrismaClient['$transaction']>[0]>[0];
+
+export interface DatabaseOptions {
+  /** PostgreSQL URL; when undefined the embedded PGlite is used. */
+  url?: string;
+  /** PGlite data directory (created if missing); `memory://` keeps it in memory. */
+  dataDir?: string;
+  poolSize?: number;
+  /** Emit a `query` event per SQL statement (tests count them). */
+  logQueries?: boolean;
+}
+
+export interface Database {
+  prisma: PrismaClient;
+  kind: 'postgres' | 'pglite';
+  /** Opens a single-session connection for migrations (advisory locks need one session). */
+  session(): Promise<SqlSession & { close(): Promise<void> }>;
+  /** Cheap liveness probe for /readyz. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** PostgreSQL through @prisma/adapter-pg when a URL is given, else embedded PGlite (one connection, WASM). */
+export async function openDatabase(options: DatabaseOptions): Promise<Database> {
+  const log = options.logQueries ? [{ emit: 'event' as const, level: 'query' as const }] : [];
+  if (options.url) {
+    const pool = new pg.Pool({
+      connectionString: options.url,
+      max: options.poolSize ?? 10,
+      connectionTimeoutMillis: 5_000,
+      idleTimeoutMillis: 30_000,
+    });
+    // A connection dropped by a restarting server must not crash the process; the pool replaces it.
+    pool.on('error', () => {});
+    const prisma = new PrismaClient({ adapter: new PrismaPg(pool), log });
+    return {
+      prisma,
+      kind: 'postgres',
+      async session() {
+        const client = new pg.Client({ connectionString: options.url });
+        client.on('error', () => {});
+        await client.connect();
+        return {
+          exec: async (sql) => {
+            await client.query(sql);
+          },
+          query: async <T>(sql: string, params: unknown[] = []) => (await client.query(sql, params)).rows as T[],
+          close: () => client.end(),
+        };
+      },
+      async ping() {
+        await pool.query('SELECT 1');
+      },
+      async close() {
+        await prisma.$disconnect();
+        await pool.end();
+      },
+    };
+  }
+
+  // Loaded lazily: deployments on PostgreSQL never pay for the WASM build.
+  const [{ PGlite }, { PrismaPGlite }] = await Promise.all([
+    import('@electric-sql/pglite'),
+    import('pglite-prisma-adapter'),
+  ]);
+  const dataDir = options.dataDir ?? 'memory://';
+  let pglite: InstanceType<typeof PGlite>;
+  if (dataDir.startsWith('memory://')) {
+    pglite = new PGlite(dataDir);
+  } else {
+    const dir = resolve(dataDir, 'pglite');
+    mkdirSync(dir, { recursive: true });
+    pglite = new PGlite(dir);
+  }
+  await pglite.waitReady;
+  const prisma = new PrismaClient({ adapter: new PrismaPGlite(pglite), log });
+  return {
+    prisma,
+    kind: 'pglite',
+    async session() {
+      return {
+        exec: async (sql) => {
+          await pglite.exec(sql);
+        },
+        query: async <T>(sql: string, params: unknown[] = []) => (await pglite.query<T>(sql, params)).rows,
+        close: async () => {},
+      };
+    },
+    async ping() {
+      await pglite.query('SELECT 1');
+    },
+    async close() {
+      await prisma.$disconnect();
+      await pglite.close();
+    },
+  };
+}

@@ -1,0 +1,54 @@
+import { GraphQLError } from 'graphql';
+import { requestScope } from '../request-context.ts';
+import { isDomainError, type NotFoundError, type ValidationError } from '../services/errors.ts';
+
+const CODES: Record<string, { code: string; status?: number }> = {
+  UnauthenticatedError: { code: 'UNAUTHENTICATED', status: 401 },
+  ForbiddenError: { code: 'FORBIDDEN' },
+  NotFoundError: { code: 'NOT_FOUND' },
+  ValidationError: { code: 'BAD_USER_INPUT' },
+  InvalidStateError: { code: 'INVALID_STATE' },
+  ConflictError: { code: 'CONFLICT' },
+  InsufficientCreditsError: { code: 'INSUFFICIENT_CREDITS' },
+  NotEligibleError: { code: 'NOT_ELIGIBLE' },
+};
+
+/**
+ * yoga's `maskError`: domain errors thrown outside a result union (queries, auth) keep their
+ * message and get a stable `extensions.code`; GraphQL's own errors (syntax, validation) pass
+ * through; anything else becomes "Unexpected error." with the request id, and is logged whole.
+ */
+export function maskError(error: unknown, message: string): Error {
+  // Duck-typed: graphql's CJS and ESM builds can both be loaded (test runners), and their
+  // GraphQLError classes differ.
+  const isGql = (e: unknown): e is GraphQLError => e instanceof Error && e.name === 'GraphQLError' && 'extensions' in e;
+  const original = isGql(error) ? (error.originalError ?? error) : error;
+  if (isDomainError(original)) {
+    const mapped = CODES[original.name] ?? { code: 'BAD_REQUEST' };
+    const extensions: Record<string, unknown> = { code: mapped.code, type: original.name };
+    if (mapped.status) extensions.http = { status: mapped.status };
+    if (original.name === 'ValidationError') extensions.issues = (original as ValidationError).issues;
+    if (original.name === 'NotFoundError') extensions.resource = (original as NotFoundError).resource;
+    const gqlError = isGql(error) ? error : undefined;
+    return new GraphQLError(original.message, {
+      nodes: gqlError?.nodes,
+      path: gqlError?.path,
+      source: gqlError?.source,
+      positions: gqlError?.positions,
+      extensions,
+    });
+  }
+  // Errors GraphQL or yoga raised themselves (parse, validation, bad body) are safe and useful,
+  // minus the echo of the client's raw input that yoga attaches in development.
+  if (isGql(error) && (!error.originalError || error.extensions?.code === 'BAD_REQUEST')) {
+    if (error.extensions?.originalError) delete (error.extensions as Record<string, unknown>).originalError;
+    return error;
+  }
+  if (isGql(error) && isGql(error.originalError)) return error.originalError;
+  const scope = requestScope.getStore();
+  scope?.log.error({ err: original }, 'unexpected error');
+  return new GraphQLError(message || 'Unexpected error.', {
+    path: isGql(error) ? error.path : undefined,
+    extensions: { code: 'INTERNAL_SERVER_ERROR', requestId: scope?.requestId },
+  });
+}

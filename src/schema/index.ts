@@ -1,0 +1,8 @@
+// Imports every domain file for its side effects on the builder, then builds the schema.
+import { builder } from './builder.ts';
+import './errors.ts';
+import './node.ts';
+import './accounts.ts';
+import './agent.ts';
+
+export const schema = builder.toSchema({ sortSchema: true });

@@ -1,0 +1,292 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { type execute, GraphQLError, type subscribe } from 'graphql';
+import { useServer } from 'graphql-ws/use/ws';
+import { createYoga, type YogaServerInstance } from 'graphql-yoga';
+import { WebSocketServer } from 'ws';
+import { type Config, graphiqlEnabled } from './config.ts';
+import { type Database, openDatabase } from './db/client.ts';
+import { runMigrations } from './db/migrate.ts';
+import { createLogger, type Logger } from './log.ts';
+import { requestScope } from './request-context.ts';
+import type { Context } from './schema/context.ts';
+import { maskError } from './schema/errors-mask.ts';
+import { schema } from './schema/index.ts';
+import { authenticate } from './services/api-keys.ts';
+import { isDomainError } from './services/errors.ts';
+import { createPubSub, type PubSub } from './services/pubsub.ts';
+import type { Viewer } from './services/viewer.ts';
+
+export interface BuildOptions {
+  /** Use this database instead of opening one from the config (tests share one per file). */
+  database?: Database;
+  pubsub?: PubSub;
+  logger?: Logger;
+  /** Apply pending migrations on start (default true). */
+  migrate?: boolean;
+}
+
+export interface App {
+  config: Config;
+  db: Database;
+  pubsub: PubSub;
+  log: Logger;
+  yoga: YogaServerInstance<ServerContext, Context>;
+  /** In-process fetch against the app (tests: no socket). */
+  fetch: (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
+  /** Opens the database, applies migrations, listens. Resolves with the base URL. */
+  start(): Promise<{ url: string; port: number }>;
+  /** Stops accepting, drains in-flight requests, closes sockets, database and Redis. */
+  stop(): Promise<void>;
+}
+
+type EnvelopedRoot = { execute: typeof execute; subscribe: typeof subscribe };
+
+type ServerContext = { req?: IncomingMessage; res?: ServerResponse; requestId?: string; viewer?: Viewer };
+
+/**
+ * Builds the whole server without starting it, so the CLI, tests and `npm start` run the same thing.
+ */
+export async function buildApp(config: Config, options: BuildOptions = {}): Promise<App> {
+  const log = options.logger ?? createLogger(config);
+  const db =
+    options.database ??
+    (await openDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR, poolSize: config.DATABASE_POOL_SIZE }));
+  const pubsub = options.pubsub ?? createPubSub(config.REDIS_URL);
+  let migrated = options.migrate === false;
+
+  const viewerFor = (authorization: string | null | undefined) =>
+    authenticate(db.prisma, authorization, { platformAdminKey: config.PLATFORM_ADMIN_KEY });
+
+  const toAuthError = (error: unknown) =>
+    isDomainError(error)
+      ? new GraphQLError(error.message, {
+          extensions: { code: 'UNAUTHENTICATED', http: { status: 401, headers: { 'WWW-Authenticate': 'Bearer' } } },
+        })
+      : error;
+
+  const yoga = createYoga<ServerContext, Context>({
+    schema,
+    graphqlEndpoint: '/graphql',
+    landingPage: false,
+    graphiql: graphiqlEnabled(config)
+      ? { title: 'Agentwork GraphQL', headers: JSON.stringify({ Authorization: 'Bearer aw_live_...' }, null, 2) }
+      : false,
+    logging: {
+      debug: (...args) => log.debug({ detail: args }, 'yoga'),
+      info: (...args) => log.info({ detail: args }, 'yoga'),
+      warn: (...args) => log.warn({ detail: args }, 'yoga'),
+      error: (...args) => log.error({ detail: args }, 'yoga'),
+    },
+    maskedErrors: { maskError },
+    context: async ({ request, requestId, viewer }) => {
+      const scope = requestScope.getStore();
+      let resolvedViewer = viewer;
+      if (!resolvedViewer) {
+        try {
+          resolvedViewer = await viewerFor(request.headers.get('authorization'));
+        } catch (error) {
+          throw toAuthError(error);
+        }
+      }
+      return {
+        viewer: resolvedViewer,
+        db: db.prisma,
+        pubsub,
+        config,
+        log: scope?.log ?? log,
+        requestId: requestId ?? scope?.requestId ?? randomUUID(),
+      };
+    },
+  });
+
+  const inFlight = new Set<ServerResponse>();
+  let draining = false;
+
+  async function handle(req: IncomingMessage, res: ServerResponse) {
+    const requestId = (req.headers['x-request-id'] as string | undefined)?.slice(0, 100) || randomUUID();
+    res.setHeader('x-request-id', requestId);
+    if (draining) res.setHeader('connection', 'close');
+    inFlight.add(res);
+    res.on('close', () => inFlight.delete(res));
+    const reqLog = log.child({ requestId });
+    await requestScope.run({ requestId, log: reqLog }, async () => {
+      try {
+        const path = (req.url ?? '/').split('?')[0];
+        if (path === '/healthz') return sendJson(res, 200, { status: 'ok' });
+        if (path === '/readyz') {
+          const checks = await readiness();
+          const ok = Object.values(checks).every((c) => c === 'ok');
+          return sendJson(res, ok ? 200 : 503, { status: ok ? 'ready' : 'unavailable', checks });
+        }
+        if (path === '/') {
+          return sendJson(res, 200, {
+            name: 'Agentwork',
+            graphql: '/graphql',
+            health: '/healthz',
+            ready: '/readyz',
+            docs: 'https://github.com/agentwork/agentwork#readme',
+          });
+        }
+        await yoga(req, res, { req, res, requestId });
+      } catch (error) {
+        reqLog.error({ err: error }, 'request failed');
+        if (!res.headersSent)
+          sendJson(res, 500, { errors: [{ message: 'Unexpected error.', extensions: { requestId } }] });
+        else res.end();
+      }
+    });
+  }
+
+  async function readiness(): Promise<Record<string, string>> {
+    const check = async (fn: () => Promise<void>) => {
+      try {
+        await withTimeout(fn(), 2_000);
+        return 'ok';
+      } catch (error) {
+        return `error: ${(error as Error).message}`;
+      }
+    };
+    const [database, redis] = await Promise.all([check(() => db.ping()), check(() => pubsub.ping())]);
+    return {
+      database,
+      [pubsub.kind === 'redis' ? 'redis' : 'pubsub']: redis,
+      ...(draining ? { shutdown: 'draining' } : {}),
+    };
+  }
+
+  let server: Server | undefined;
+  let wss: WebSocketServer | undefined;
+  let wsDispose: { dispose(): void | Promise<void> } | undefined;
+
+  async function migrateOnce() {
+    if (migrated) return;
+    const session = await db.session();
+    try {
+      const result = await runMigrations(session, {
+        onApply: (name) => log.info({ migration: name }, 'applying migration'),
+      });
+      if (result.applied.length) log.info({ applied: result.applied.length }, 'migrations applied');
+    } finally {
+      await session.close();
+    }
+    migrated = true;
+  }
+
+  const app: App = {
+    config,
+    db,
+    pubsub,
+    log,
+    yoga,
+    fetch: async (input, init) => {
+      await migrateOnce();
+      return requestScope.run({ requestId: randomUUID(), log }, () => yoga.fetch(input as URL, init ?? {}));
+    },
+    async start() {
+      await migrateOnce();
+      server = createServer((req, res) => void handle(req, res));
+      server.keepAliveTimeout = 5_000;
+      wss = new WebSocketServer({ server, path: '/graphql' });
+      wsDispose = useServer<Record<string, unknown> | undefined, { viewer: Viewer }>(
+        {
+          connectionInitWaitTimeout: 10_000,
+          // Same auth as HTTP: `connectionParams.authorization`. A bad key closes with 4403.
+          onConnect: async (ctx) => {
+            const params = ctx.connectionParams ?? {};
+            const authorization = (params.authorization ?? params.Authorization) as string | undefined;
+            try {
+              (ctx.extra as { viewer?: Viewer }).viewer = await viewerFor(authorization);
+              return true;
+            } catch {
+              return false;
+            }
+          },
+          // yoga's enveloped execute/subscribe travel in rootValue (graphql-yoga's graphql-ws recipe).
+          execute: (args) => (args.rootValue as EnvelopedRoot).execute(args),
+          subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args),
+          onSubscribe: async (ctx, _id, payload) => {
+            const {
+              schema: s,
+              execute,
+              subscribe,
+              contextFactory,
+              parse,
+              validate,
+            } = yoga.getEnveloped({
+              ...ctx,
+              req: ctx.extra.request,
+              socket: ctx.extra.socket,
+              params: payload,
+              viewer: (ctx.extra as { viewer?: Viewer }).viewer,
+              requestId: randomUUID(),
+            });
+            const document = parse(payload.query);
+            const errors = validate(s, document);
+            if (errors.length > 0) return errors;
+            return {
+              schema: s,
+              operationName: payload.operationName,
+              document,
+              variableValues: payload.variables,
+              contextValue: await contextFactory(),
+              rootValue: { execute, subscribe },
+            };
+          },
+        },
+        wss,
+      );
+      await new Promise<void>((resolveListen, reject) => {
+        server!.once('error', reject);
+        server!.listen(config.PORT, config.HOST, () => resolveListen());
+      });
+      const { port } = server.address() as AddressInfo;
+      const url = `http://${config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST}:${port}`;
+      return { url, port };
+    },
+    async stop() {
+      draining = true;
+      if (server) {
+        const closed = new Promise<void>((r) => server!.close(() => r()));
+        server.closeIdleConnections();
+        const deadline = Date.now() + config.SHUTDOWN_TIMEOUT_MS;
+        while (inFlight.size > 0 && Date.now() < deadline) await sleep(25);
+        server.closeAllConnections();
+        for (const client of wss?.clients ?? []) client.close(1001, 'Server shutting down');
+        await wsDispose?.dispose();
+        await new Promise<void>((r) => (wss ? wss.close(() => r()) : r()));
+        await closed;
+      }
+      await yoga.dispose();
+      if (!options.pubsub) await pubsub.close();
+      if (!options.database) await db.close();
+    },
+  };
+  return app;
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown) {
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' });
+  res.end(JSON.stringify(body));
+}
+
+function sleep(ms: number) {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
+    promise.then(
+      (v) => {
+        clearTimeout(timer);
+        resolve(v);
+      },
+      (e) => {
+        clearTimeout(timer);
+        reject(e);
+      },
+    );
+  });
+}

@@ -1,0 +1,24 @@
+import { z } from 'zod';
+import { ValidationError } from './errors.ts';
+
+/** Parses `input` with `schema`; a failure becomes a ValidationError whose paths start at `prefix`. */
+export function parse<S extends z.ZodType>(schema: S, input: unknown, prefix: string[] = ['input']): z.output<S> {
+  const result = schema.safeParse(input);
+  if (!result.success) throw ValidationError.fromZod(result.error, prefix);
+  return result.data;
+}
+
+/** Shared field rules, so the same field is validated the same way everywhere. */
+export const fields = {
+  name: z.string().trim().min(1, 'must not be empty').max(200, 'must be at most 200 characters'),
+  // Deliberately permissive (RFC 5322 is wider than any regex): something@domain.tld, no spaces.
+  email: z
+    .string()
+    .trim()
+    .toLowerCase()
+    .max(320, 'must be at most 320 characters')
+    .regex(/^[^\s@]+@[^\s@.]+(\.[^\s@.]+)+$/, 'must be a valid email address'),
+  text: (max: number) => z.string().max(max, `must be at most ${max} characters`),
+  id: z.string().trim().min(1, 'must not be empty').max(100),
+  credits: z.number().int('must be a whole number of credits').min(1, 'must be at least 1').max(1_000_000_000),
+};

@@ -1,0 +1,43 @@
+import { randomBytes } from 'node:crypto';
+import type { Db } from '../../src/db/client.ts';
+import type { MemberRole } from '../../src/generated/prisma/client.ts';
+import { issueKey } from '../../src/services/api-keys.ts';
+import { encodeId } from '../../src/services/ids.ts';
+import { createWorkspace } from '../../src/services/workspaces.ts';
+
+export const uid = () => randomBytes(4).toString('hex');
+
+export interface WorkspaceFixture {
+  workspaceId: string;
+  /** Public id (`ws_...`). */
+  workspaceGid: string;
+  ownerId: string;
+  ownerKey: string;
+}
+
+/** A workspace with its OWNER and the owner's key, created through the real service. */
+export async function createWorkspaceFixture(db: Db, overrides: { name?: string } = {}): Promise<WorkspaceFixture> {
+  const id = uid();
+  const created = await createWorkspace(
+    db,
+    { kind: 'platform' },
+    { name: overrides.name ?? `Workspace ${id}`, ownerName: `Owner ${id}`, ownerEmail: `owner-${id}@example.com` },
+    { allowSignup: true },
+  );
+  return {
+    workspaceId: created.workspace.id,
+    workspaceGid: encodeId('Workspace', created.workspace.id),
+    ownerId: created.owner.id,
+    ownerKey: created.apiKey,
+  };
+}
+
+/** Another member of a workspace with the given role, and their key. */
+export async function createMemberFixture(db: Db, workspaceId: string, role: MemberRole = 'MEMBER') {
+  const id = uid();
+  const member = await db.member.create({
+    data: { workspaceId, name: `Member ${id}`, email: `m-${id}@example.com`, role },
+  });
+  const key = await issueKey(db, { kind: 'MEMBER', memberId: member.id, workspaceId });
+  return { memberId: member.id, memberGid: encodeId('Member', member.id), key: key.plain, keyId: key.apiKey.id };
+}
