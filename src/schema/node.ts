@@ -33,7 +33,9 @@ builder.queryField('node', (t) =>
       if (!decoded || !loader) return null;
       try {
         const found = await loader(ctx, decoded.id);
-        return found ? (brandWithType(found, decoded.typename as never), found) : null;
+        if (!found) return null;
+        brandWithType(found, decoded.typename as never);
+        return found;
       } catch (error) {
         if (isDomainError(error) && error.name === 'NotFoundError') return null;
         throw error;
