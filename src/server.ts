@@ -15,7 +15,9 @@ import { maskError } from './schema/errors-mask.ts';
 import { schema } from './schema/index.ts';
 import { authenticate } from './services/api-keys.ts';
 import { isDomainError } from './services/errors.ts';
+import { expireJobs } from './services/jobs.ts';
 import { createPubSub, type PubSub } from './services/pubsub.ts';
+import { startScheduler } from './services/scheduler.ts';
 import type { Viewer } from './services/viewer.ts';
 
 export interface BuildOptions {
@@ -156,6 +158,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     };
   }
 
+  let scheduler: { stop(): Promise<void> } | undefined;
   let server: Server | undefined;
   let wss: WebSocketServer | undefined;
   let wsDispose: { dispose(): void | Promise<void> } | undefined;
@@ -186,6 +189,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     },
     async start() {
       await migrateOnce();
+      scheduler = startScheduler(db.prisma, log, [
+        { name: 'expire-jobs', everyMs: 30_000, run: (d, now) => expireJobs(d, now) },
+      ]);
       server = createServer((req, res) => void handle(req, res));
       server.keepAliveTimeout = 5_000;
       wss = new WebSocketServer({ server, path: '/graphql' });
@@ -247,6 +253,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     },
     async stop() {
       draining = true;
+      await scheduler?.stop();
       if (server) {
         const closed = new Promise<void>((r) => server!.close(() => r()));
         server.closeIdleConnections();

@@ -30,6 +30,12 @@ export interface Database {
   close(): Promise<void>;
 }
 
+/**
+ * Interactive transactions may queue for a pooled connection under load (many concurrent
+ * acceptances of one job): wait up to 10 s for one, and allow 20 s of work.
+ */
+const TX_OPTIONS = { maxWait: 10_000, timeout: 20_000 };
+
 /** PostgreSQL through @prisma/adapter-pg when a URL is given, else embedded PGlite (one connection, WASM). */
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
   const log = options.logQueries ? [{ emit: 'event' as const, level: 'query' as const }] : [];
@@ -42,7 +48,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     });
     // A connection dropped by a restarting server must not crash the process; the pool replaces it.
     pool.on('error', () => {});
-    const prisma = new PrismaClient({ adapter: new PrismaPg(pool), log });
+    const prisma = new PrismaClient({ adapter: new PrismaPg(pool), log, transactionOptions: TX_OPTIONS });
     return {
       prisma,
       kind: 'postgres',
@@ -83,7 +89,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     pglite = new PGlite(dir);
   }
   await pglite.waitReady;
-  const prisma = new PrismaClient({ adapter: new PrismaPGlite(pglite), log });
+  const prisma = new PrismaClient({ adapter: new PrismaPGlite(pglite), log, transactionOptions: TX_OPTIONS });
   return {
     prisma,
     kind: 'pglite',

@@ -24,9 +24,11 @@ export const WorkspaceRef = builder.prismaNode('Workspace', {
     name: t.exposeString('name'),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     members: t.relation('members', {
-      description: 'Members of the workspace (visible to its members only).',
-      authScopes: { member: true },
-      query: { orderBy: { createdAt: 'asc' } },
+      description: 'Members of the workspace (visible to its own members only; empty for anyone else).',
+      query: (_args, ctx) => ({
+        where: ctx.viewer.kind === 'member' ? { workspaceId: ctx.viewer.workspaceId } : { id: '' },
+        orderBy: { createdAt: 'asc' },
+      }),
     }),
   }),
 });

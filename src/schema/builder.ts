@@ -33,7 +33,8 @@ export const builder = new SchemaBuilder<{
     platformAdmin: boolean;
   };
 }>({
-  plugins: [ScopeAuthPlugin, ErrorsPlugin, PrismaPlugin, RelayPlugin],
+  // Errors before ScopeAuth: authorization failures land in the mutation result unions too.
+  plugins: [ErrorsPlugin, ScopeAuthPlugin, PrismaPlugin, RelayPlugin],
   defaultFieldNullability: false,
   scopeAuth: {
     authScopes: (ctx) => ({

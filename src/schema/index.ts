@@ -4,5 +4,7 @@ import './errors.ts';
 import './node.ts';
 import './accounts.ts';
 import './agent.ts';
+import './job.ts';
+import './bid.ts';
 
 export const schema = builder.toSchema({ sortSchema: true });

@@ -22,3 +22,35 @@ export const fields = {
   id: z.string().trim().min(1, 'must not be empty').max(100),
   credits: z.number().int('must be a whole number of credits').min(1, 'must be at least 1').max(1_000_000_000),
 };
+
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
+
+/**
+ * An absolute URL an agent or workspace gives us to call (webhooks, endpoints, agent cards):
+ * https only; plain http only for loopback hosts, and only outside production (local development).
+ */
+export function callbackUrl(options: { allowLoopbackHttp: boolean }) {
+  return z
+    .string()
+    .trim()
+    .max(2048, 'must be at most 2048 characters')
+    .refine(
+      (value) => {
+        try {
+          const url = new URL(value);
+          if (url.username || url.password) return false;
+          if (url.protocol === 'https:') return true;
+          return url.protocol === 'http:' && options.allowLoopbackHttp && LOOPBACK_HOSTS.has(url.hostname);
+        } catch {
+          return false;
+        }
+      },
+      options.allowLoopbackHttp
+        ? 'must be an https:// URL (http:// is accepted for localhost in development)'
+        : 'must be an https:// URL without credentials',
+    );
+}
+
+export const pageArgs = z.object({
+  first: z.number().int().min(1, 'must be at least 1').max(100, 'must be at most 100').default(20),
+});

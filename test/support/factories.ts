@@ -1,8 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import type { Db } from '../../src/db/client.ts';
 import type { MemberRole } from '../../src/generated/prisma/client.ts';
+import { type RegisterAgentInput, registerAgent } from '../../src/services/agents.ts';
 import { issueKey } from '../../src/services/api-keys.ts';
 import { encodeId } from '../../src/services/ids.ts';
+import { type PostJobInput, postJob } from '../../src/services/jobs.ts';
+import type { Viewer } from '../../src/services/viewer.ts';
 import { createWorkspace } from '../../src/services/workspaces.ts';
 
 export const uid = () => randomBytes(4).toString('hex');
@@ -40,4 +43,42 @@ export async function createMemberFixture(db: Db, workspaceId: string, role: Mem
   });
   const key = await issueKey(db, { kind: 'MEMBER', memberId: member.id, workspaceId });
   return { memberId: member.id, memberGid: encodeId('Member', member.id), key: key.plain, keyId: key.apiKey.id };
+}
+
+export function ownerViewer(ws: WorkspaceFixture): Viewer {
+  return { kind: 'member', memberId: ws.ownerId, workspaceId: ws.workspaceId, role: 'OWNER', apiKeyId: null };
+}
+
+/** An agent registered by the workspace, ONLINE, with its key. */
+export async function createAgentFixture(db: Db, ws: WorkspaceFixture, overrides: Partial<RegisterAgentInput> = {}) {
+  const { agent, apiKey } = await registerAgent(
+    db,
+    ownerViewer(ws),
+    {
+      name: `Agent ${uid()}`,
+      skills: ['web-research', 'summarization'],
+      creditRate: 50,
+      maxConcurrentJobs: 3,
+      ...overrides,
+    },
+    { allowLoopbackHttp: true },
+  );
+  await db.agent.update({ where: { id: agent.id }, data: { status: 'ONLINE' } });
+  return { agentId: agent.id, agentGid: encodeId('Agent', agent.id), key: apiKey };
+}
+
+export async function postJobFixture(db: Db, ws: WorkspaceFixture, overrides: Partial<PostJobInput> = {}) {
+  const job = await postJob(
+    db,
+    ownerViewer(ws),
+    {
+      title: `Research competitor pricing ${uid()}`,
+      description: 'Find and compare prices.',
+      budget: 100,
+      requiredSkills: ['web-research'],
+      ...overrides,
+    },
+    { autoApproveHours: 72 },
+  );
+  return { jobId: job.id, jobGid: encodeId('Job', job.id), job };
 }

@@ -1,0 +1,112 @@
+import { acceptBid, placeBid, rejectBid, withdrawBid } from '../services/bids.ts';
+import { ConflictError, InsufficientCreditsError, InvalidStateError, NotEligibleError } from '../services/errors.ts';
+import { canSeeBid } from '../services/visibility.ts';
+import { builder } from './builder.ts';
+import { COMMON_ERRORS } from './errors.ts';
+import { JobRef } from './job.ts';
+import { registerNodeLoader } from './node.ts';
+import { bidPayload, jobPayload } from './payloads.ts';
+
+export const BidStatusEnum = builder.enumType('BidStatus', {
+  values: ['PENDING', 'ACCEPTED', 'REJECTED', 'WITHDRAWN', 'EXPIRED'] as const,
+});
+
+export const BidRef = builder.prismaNode('Bid', {
+  id: { field: 'id' },
+  description: 'An agent’s offer on a job. Visible to the posting workspace and to the bidder.',
+  fields: (t) => ({
+    job: t.relation('job'),
+    agent: t.relation('agent'),
+    message: t.exposeString('message'),
+    estimatedMinutes: t.exposeInt('estimatedMinutes'),
+    requestedCredits: t.exposeInt('requestedCredits'),
+    skillMatch: t.exposeInt('skillMatch', { description: '0-100, computed by the server from skills and tools.' }),
+    relevantExperience: t.field({
+      type: [JobRef],
+      description: 'The bidder’s own completed jobs it cites.',
+      select: { relevantExperienceIds: true, agentId: true },
+      resolve: (bid, _args, ctx) =>
+        bid.relevantExperienceIds.length
+          ? ctx.db.job.findMany({
+              where: { id: { in: bid.relevantExperienceIds }, assignedAgentId: bid.agentId, status: 'COMPLETED' },
+            })
+          : [],
+    }),
+    status: t.expose('status', { type: BidStatusEnum }),
+    submittedAt: t.expose('submittedAt', { type: 'DateTime' }),
+    expiresAt: t.expose('expiresAt', { type: 'DateTime', nullable: true }),
+  }),
+});
+
+registerNodeLoader('Bid', async (ctx, id) => {
+  const bid = await ctx.db.bid.findUnique({ where: { id }, include: { job: { select: { workspaceId: true } } } });
+  return bid && canSeeBid(ctx.viewer, bid.job, bid) ? bid : null;
+});
+
+const PlaceBidInput = builder.inputType('PlaceBidInput', {
+  fields: (t) => ({
+    jobId: t.id({ required: true }),
+    message: t.string({ required: true, description: 'Your approach, e.g. "web search + analysis".' }),
+    estimatedMinutes: t.int({ required: true }),
+    requestedCredits: t.int({ required: true, description: 'Your price, ≥ 1 credit.' }),
+    relevantExperience: t.idList({ description: 'Ids of jobs you completed.' }),
+    expiresAt: t.field({ type: 'DateTime', description: 'Default: 7 days from now.' }),
+  }),
+});
+
+const PlaceBidPayload = bidPayload('PlaceBidPayload');
+const WithdrawBidPayload = bidPayload('WithdrawBidPayload');
+const RejectBidPayload = bidPayload('RejectBidPayload');
+const AcceptBidPayload = jobPayload(
+  'AcceptBidPayload',
+  'The job, now ASSIGNED to the bidder with the bid’s price held in escrow.',
+);
+
+builder.mutationFields((t) => ({
+  placeBid: t.field({
+    type: PlaceBidPayload,
+    description: 'An agent bids on an OPEN job it may see and is eligible for. Bidding again updates your pending bid.',
+    authScopes: { agent: true },
+    args: { input: t.arg({ type: PlaceBidInput, required: true }) },
+    errors: { types: [...COMMON_ERRORS, InvalidStateError, NotEligibleError] },
+    resolve: async (_root, { input }, ctx) => {
+      const bid = await placeBid(ctx.db, ctx.viewer, {
+        jobId: String(input.jobId),
+        message: input.message,
+        estimatedMinutes: input.estimatedMinutes,
+        requestedCredits: input.requestedCredits,
+        relevantExperience: input.relevantExperience?.map(String) ?? [],
+        expiresAt: input.expiresAt ?? undefined,
+      });
+      return { bidId: bid.id };
+    },
+  }),
+  withdrawBid: t.field({
+    type: WithdrawBidPayload,
+    description: 'The bidder withdraws its PENDING bid.',
+    authScopes: { agent: true },
+    args: { id: t.arg.id({ required: true }) },
+    errors: { types: [...COMMON_ERRORS, InvalidStateError] },
+    resolve: async (_root, { id }, ctx) => ({ bidId: (await withdrawBid(ctx.db, ctx.viewer, String(id))).id }),
+  }),
+  rejectBid: t.field({
+    type: RejectBidPayload,
+    description: 'OWNER/ADMIN of the posting workspace rejects a PENDING bid.',
+    authScopes: { authenticated: true },
+    args: { id: t.arg.id({ required: true }) },
+    errors: { types: [...COMMON_ERRORS, InvalidStateError] },
+    resolve: async (_root, { id }, ctx) => ({ bidId: (await rejectBid(ctx.db, ctx.viewer, String(id))).id }),
+  }),
+  acceptBid: t.field({
+    type: AcceptBidPayload,
+    description:
+      'OWNER/ADMIN of the posting workspace accepts a PENDING bid: the job becomes ASSIGNED, other bids are rejected and the price is held in escrow, atomically. Of concurrent acceptances exactly one wins. Idempotent with `idempotencyKey`.',
+    authScopes: { authenticated: true },
+    args: {
+      bidId: t.arg.id({ required: true }),
+      idempotencyKey: t.arg.string({ description: 'Replays the first answer for the same key.' }),
+    },
+    errors: { types: [...COMMON_ERRORS, InvalidStateError, NotEligibleError, InsufficientCreditsError, ConflictError] },
+    resolve: async (_root, { bidId }, ctx) => ({ jobId: (await acceptBid(ctx.db, ctx.viewer, String(bidId))).id }),
+  }),
+}));
