@@ -47,6 +47,12 @@ const envSchema = z.object({
   PUBLIC_URL: optionalString.pipe(z.url().optional()),
   /** Grace period for in-flight requests on SIGTERM/SIGINT. */
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).max(120_000).default(10_000),
+  /** Run the outbox dispatcher in this process (publishes committed events to subscribers). */
+  OUTBOX_DISPATCHER: bool.default(true),
+  /** Safety-net poll of the outbox (NOTIFY wakes the dispatcher at once). */
+  OUTBOX_POLL_MS: z.coerce.number().int().min(10).max(60_000).default(500),
+  /** graphql-ws: close with 4408 when connection_init does not arrive in time. */
+  WS_INIT_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
   /** Default delay before a submitted result is accepted automatically. */
   AUTO_APPROVE_HOURS: z.coerce
     .number()

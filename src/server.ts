@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type execute, GraphQLError, type subscribe } from 'graphql';
@@ -8,6 +9,7 @@ import { WebSocketServer } from 'ws';
 import { type Config, graphiqlEnabled } from './config.ts';
 import { type Database, openDatabase } from './db/client.ts';
 import { runMigrations } from './db/migrate.ts';
+import { LIVE_ASSET_URL, liveAssetPath, livePageHtml } from './live/page.ts';
 import { createLogger, type Logger } from './log.ts';
 import { requestScope } from './request-context.ts';
 import type { Context } from './schema/context.ts';
@@ -16,6 +18,7 @@ import { schema } from './schema/index.ts';
 import { authenticate } from './services/api-keys.ts';
 import { isDomainError } from './services/errors.ts';
 import { expireJobs } from './services/jobs.ts';
+import { type Dispatcher, startDispatcher } from './services/outbox.ts';
 import { createPubSub, type PubSub } from './services/pubsub.ts';
 import { startScheduler } from './services/scheduler.ts';
 import type { Viewer } from './services/viewer.ts';
@@ -122,6 +125,25 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
           const ok = Object.values(checks).every((c) => c === 'ok');
           return sendJson(res, ok ? 200 : 503, { status: ok ? 'ready' : 'unavailable', checks });
         }
+        const live = /^\/jobs\/([A-Za-z0-9_]{1,80})\/live\/?$/.exec(path ?? '');
+        if (live && req.method === 'GET') {
+          // The key travels in the URL fragment (never sent here); the page asks the API itself.
+          res.writeHead(200, {
+            'content-type': 'text/html; charset=utf-8',
+            'cache-control': 'no-store',
+            'content-security-policy':
+              "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; connect-src 'self' ws: wss:",
+            'referrer-policy': 'no-referrer',
+          });
+          return res.end(livePageHtml(live[1]!));
+        }
+        if (path === LIVE_ASSET_URL) {
+          res.writeHead(200, {
+            'content-type': 'text/javascript; charset=utf-8',
+            'cache-control': 'public, max-age=3600',
+          });
+          return createReadStream(liveAssetPath()).pipe(res);
+        }
         if (path === '/') {
           return sendJson(res, 200, {
             name: 'Agentwork',
@@ -159,6 +181,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   }
 
   let scheduler: { stop(): Promise<void> } | undefined;
+  let dispatcher: Dispatcher | undefined;
   let server: Server | undefined;
   let wss: WebSocketServer | undefined;
   let wsDispose: { dispose(): void | Promise<void> } | undefined;
@@ -189,6 +212,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     },
     async start() {
       await migrateOnce();
+      if (config.OUTBOX_DISPATCHER) {
+        dispatcher = await startDispatcher(db, pubsub, log, { pollMs: config.OUTBOX_POLL_MS });
+      }
       scheduler = startScheduler(db.prisma, log, [
         { name: 'expire-jobs', everyMs: 30_000, run: (d, now) => expireJobs(d, now) },
       ]);
@@ -197,7 +223,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       wss = new WebSocketServer({ server, path: '/graphql' });
       wsDispose = useServer<Record<string, unknown> | undefined, { viewer: Viewer }>(
         {
-          connectionInitWaitTimeout: 10_000,
+          connectionInitWaitTimeout: config.WS_INIT_TIMEOUT_MS,
           // Same auth as HTTP: `connectionParams.authorization`. A bad key closes with 4403.
           onConnect: async (ctx) => {
             const params = ctx.connectionParams ?? {};
@@ -265,6 +291,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
         await new Promise<void>((r) => (wss ? wss.close(() => r()) : r()));
         await closed;
       }
+      await dispatcher?.stop();
       await yoga.dispose();
       if (!options.pubsub) await pubsub.close();
       if (!options.database) await db.close();

@@ -25,6 +25,11 @@ export interface Database {
   kind: 'postgres' | 'pglite';
   /** Opens a single-session connection for migrations (advisory locks need one session). */
   session(): Promise<SqlSession & { close(): Promise<void> }>;
+  /**
+   * LISTEN on a channel: `onNotify` runs for each NOTIFY (and once after each reconnect, to catch
+   * up). Resolves to an unsubscribe function.
+   */
+  listen(channel: string, onNotify: () => void): Promise<() => Promise<void>>;
   /** Cheap liveness probe for /readyz. */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -64,6 +69,41 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
           close: () => client.end(),
         };
       },
+      async listen(channel, onNotify) {
+        let client: pg.Client | null = null;
+        let closed = false;
+        let retry: NodeJS.Timeout | undefined;
+        const connect = async () => {
+          if (closed) return;
+          const c = new pg.Client({ connectionString: options.url });
+          c.on('notification', () => onNotify());
+          const reconnect = () => {
+            if (closed || client !== c) return;
+            client = null;
+            c.end().catch(() => {});
+            retry = setTimeout(() => void connect(), 1_000);
+          };
+          c.on('error', reconnect);
+          c.on('end', reconnect);
+          try {
+            await c.connect();
+            await c.query(`LISTEN "${channel}"`);
+            client = c;
+            onNotify();
+          } catch {
+            c.end().catch(() => {});
+            if (!closed) retry = setTimeout(() => void connect(), 1_000);
+          }
+        };
+        await connect();
+        return async () => {
+          closed = true;
+          clearTimeout(retry);
+          const c = client;
+          client = null;
+          await c?.end().catch(() => {});
+        };
+      },
       async ping() {
         await pool.query('SELECT 1');
       },
@@ -100,6 +140,12 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
         },
         query: async <T>(sql: string, params: unknown[] = []) => (await pglite.query<T>(sql, params)).rows,
         close: async () => {},
+      };
+    },
+    async listen(channel, onNotify) {
+      const unsubscribe = await pglite.listen(channel, () => onNotify());
+      return async () => {
+        await unsubscribe();
       };
     },
     async ping() {

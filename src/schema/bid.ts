@@ -107,6 +107,7 @@ builder.mutationFields((t) => ({
       idempotencyKey: t.arg.string({ description: 'Replays the first answer for the same key.' }),
     },
     errors: { types: [...COMMON_ERRORS, InvalidStateError, NotEligibleError, InsufficientCreditsError, ConflictError] },
-    resolve: async (_root, { bidId }, ctx) => ({ jobId: (await acceptBid(ctx.db, ctx.viewer, String(bidId))).id }),
+    resolve: (_root, { bidId, idempotencyKey }, ctx) =>
+      acceptBid(ctx.db, ctx.viewer, String(bidId), { idempotencyKey }),
   }),
 }));

@@ -6,5 +6,7 @@ import './accounts.ts';
 import './agent.ts';
 import './job.ts';
 import './bid.ts';
+import './execution.ts';
+import './events.ts';
 
 export const schema = builder.toSchema({ sortSchema: true });

@@ -1,6 +1,6 @@
 import { queryFromInfo } from '@pothos/plugin-prisma';
 import { resolveOffsetConnection } from '@pothos/plugin-relay';
-import { ConflictError, InvalidStateError, NotEligibleError } from '../services/errors.ts';
+import { ConflictError, InsufficientCreditsError, InvalidStateError, NotEligibleError } from '../services/errors.ts';
 import { decodeId } from '../services/ids.ts';
 import {
   assignJob,
@@ -364,9 +364,12 @@ builder.mutationFields((t) => ({
     type: CancelJobPayload,
     description: 'Cancels an OPEN or ASSIGNED job of your workspace; pending bids are rejected, escrow is refunded.',
     authScopes: { member: true },
-    args: { id: t.arg.id({ required: true }) },
-    errors: { types: [...COMMON_ERRORS, InvalidStateError] },
-    resolve: async (_root, { id }, ctx) => ({ jobId: (await cancelJob(ctx.db, ctx.viewer, String(id))).id }),
+    args: {
+      id: t.arg.id({ required: true }),
+      idempotencyKey: t.arg.string({ description: 'Replays the first answer for the same key.' }),
+    },
+    errors: { types: [...COMMON_ERRORS, InvalidStateError, ConflictError] },
+    resolve: (_root, { id, idempotencyKey }, ctx) => cancelJob(ctx.db, ctx.viewer, String(id), { idempotencyKey }),
   }),
   inviteAgent: t.field({
     type: InviteAgentPayload,
@@ -389,9 +392,8 @@ builder.mutationFields((t) => ({
       credits: t.arg.int(),
       idempotencyKey: t.arg.string({ description: 'Replays the first answer for the same key.' }),
     },
-    errors: { types: [...COMMON_ERRORS, InvalidStateError, NotEligibleError, ConflictError] },
-    resolve: async (_root, { jobId, agentId, credits }, ctx) => ({
-      jobId: (await assignJob(ctx.db, ctx.viewer, { jobId: String(jobId), agentId: String(agentId), credits })).id,
-    }),
+    errors: { types: [...COMMON_ERRORS, InvalidStateError, NotEligibleError, ConflictError, InsufficientCreditsError] },
+    resolve: (_root, { jobId, agentId, credits, idempotencyKey }, ctx) =>
+      assignJob(ctx.db, ctx.viewer, { jobId: String(jobId), agentId: String(agentId), credits, idempotencyKey }),
   }),
 }));

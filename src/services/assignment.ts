@@ -3,13 +3,14 @@ import type { Job } from '../generated/prisma/client.ts';
 import { InvalidStateError, NotEligibleError } from './errors.ts';
 import { emit } from './events.ts';
 import { transitionJob } from './job-state.ts';
+import { holdEscrow } from './ledger.ts';
 
 /**
  * Assigns a job to an agent inside the caller's transaction; used by acceptBid and assignJob alike.
  * The job moves OPEN → ASSIGNED with a conditional update (exactly one concurrent caller wins), the
  * agent's capacity is taken with another conditional update, every other pending bid is rejected,
- * and the agreed credits are held in escrow by `hold` (the ledger's hook) in the same transaction:
- * no hold, no assignment.
+ * and the agreed credits are held in escrow in the same transaction: no hold (InsufficientCreditsError),
+ * no assignment.
  */
 export async function assignAgent(
   tx: Tx,
@@ -18,7 +19,6 @@ export async function assignAgent(
     agentId: string;
     credits: number;
     bidId?: string | null;
-    hold?: (tx: Tx, job: Job) => Promise<void>;
   },
 ): Promise<Job> {
   const job = await transitionJob(tx, params.jobId, 'ASSIGNED', {
@@ -45,7 +45,7 @@ export async function assignAgent(
     where: { jobId: params.jobId, status: 'PENDING', ...(params.bidId ? { id: { not: params.bidId } } : {}) },
     data: { status: 'REJECTED' },
   });
-  await params.hold?.(tx, job);
+  await holdEscrow(tx, job);
   if (params.bidId) {
     await emit(tx, 'BidAccepted', {
       jobId: job.id,

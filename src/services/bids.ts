@@ -4,6 +4,7 @@ import type { Bid, Job } from '../generated/prisma/client.ts';
 import { assignAgent } from './assignment.ts';
 import { ForbiddenError, InvalidStateError, NotEligibleError, NotFoundError, ValidationError } from './errors.ts';
 import { emit } from './events.ts';
+import { withIdempotency } from './idempotency.ts';
 import { decodeId } from './ids.ts';
 import { eligibilityReasons } from './jobs.ts';
 import { skillMatch } from './matching.ts';
@@ -167,24 +168,24 @@ export async function acceptBid(
   db: Db,
   viewer: Viewer,
   bidPublicId: string,
-  hooks: { hold?: (tx: Tx, job: Job) => Promise<void> } = {},
-): Promise<Job> {
+  options: { idempotencyKey?: string | null } = {},
+): Promise<{ jobId: string }> {
   const bid = await loadBid(db, viewer, bidPublicId);
   requireApprover(viewer, bid.job);
   if (bid.status === 'PENDING' && bid.expiresAt && bid.expiresAt.getTime() <= Date.now()) {
     await db.bid.updateMany({ where: { id: bid.id, status: 'PENDING' }, data: { status: 'EXPIRED' } });
     throw new InvalidStateError('EXPIRED', 'This bid expired and can no longer be accepted');
   }
+  return withIdempotency(db, viewer, options.idempotencyKey, 'acceptBid', { bidId: bid.id }, async (tx) => {
+    await acceptLoadedBid(tx, bid);
+    return { jobId: bid.jobId };
+  });
+}
+
+/** Inside the transaction: every read uses `tx` (a second pooled connection per request could exhaust the pool). */
+async function acceptLoadedBid(tx: Tx, bid: Bid & { job: Job }) {
   if (bid.status !== 'PENDING') throw new InvalidStateError(bid.status, `This bid is ${bid.status}`);
-  const reasons = await eligibilityReasons(db, bid.job, bid.agentId, { forAssignment: true });
+  const reasons = await eligibilityReasons(tx, bid.job, bid.agentId, { forAssignment: true });
   if (reasons.length) throw new NotEligibleError(reasons);
-  return db.$transaction((tx) =>
-    assignAgent(tx, {
-      jobId: bid.jobId,
-      agentId: bid.agentId,
-      credits: bid.requestedCredits,
-      bidId: bid.id,
-      hold: hooks.hold,
-    }),
-  );
+  await assignAgent(tx, { jobId: bid.jobId, agentId: bid.agentId, credits: bid.requestedCredits, bidId: bid.id });
 }

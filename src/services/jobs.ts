@@ -5,8 +5,10 @@ import type { JobPriority, JobStatus, JobVisibility } from '../generated/prisma/
 import { assignAgent, releaseAgent } from './assignment.ts';
 import { ForbiddenError, InvalidStateError, NotEligibleError, NotFoundError, ValidationError } from './errors.ts';
 import { emit } from './events.ts';
+import { withIdempotency } from './idempotency.ts';
 import { decodeId } from './ids.ts';
 import { transitionJob } from './job-state.ts';
+import { refundEscrow } from './ledger.ts';
 import { resolveProject } from './projects.ts';
 import { nameListSchema } from './skills.ts';
 import { fields, parse } from './validation.ts';
@@ -110,7 +112,19 @@ export async function postJob(
         exclusions: { create: excluded.map((agentId) => ({ agentId })) },
       },
     });
-    await emit(tx, 'JobPosted', { jobId: job.id, workspaceId: job.workspaceId, data: { title: job.title } });
+    // Carries the visibility facts so `jobPosted` subscribers are filtered without a query per event.
+    await emit(tx, 'JobPosted', {
+      jobId: job.id,
+      workspaceId: job.workspaceId,
+      data: {
+        title: job.title,
+        visibility: job.visibility,
+        requiredSkills: job.requiredSkills,
+        budget: job.budget,
+        invited,
+        excluded,
+      },
+    });
     for (const agentId of invited)
       await emit(tx, 'AgentInvited', { jobId: job.id, workspaceId: job.workspaceId, agentId });
     return job;
@@ -180,18 +194,18 @@ export async function cancelJob(
   db: Db,
   viewer: Viewer,
   jobPublicId: string,
-  hooks: { refund?: (tx: Tx, job: Job) => Promise<void> } = {},
-): Promise<Job> {
+  options: { idempotencyKey?: string | null } = {},
+): Promise<{ jobId: string }> {
   const job = await loadOwnJob(db, viewer, jobPublicId);
-  return db.$transaction(async (tx) => {
+  return withIdempotency(db, viewer, options.idempotencyKey, 'cancelJob', { jobId: job.id }, async (tx) => {
     const cancelled = await transitionJob(tx, job.id, 'CANCELLED', {
       only: ['OPEN', 'ASSIGNED'],
       reason: 'cancelled by poster',
     });
     await tx.bid.updateMany({ where: { jobId: job.id, status: 'PENDING' }, data: { status: 'REJECTED' } });
     await releaseAgent(tx, cancelled.assignedAgentId);
-    await hooks.refund?.(tx, cancelled);
-    return cancelled;
+    await refundEscrow(tx, cancelled, 'job cancelled');
+    return { jobId: job.id };
   });
 }
 
@@ -240,17 +254,27 @@ export async function eligibilityReasons(tx: Db | Tx, job: Job, agentId: string,
 export async function assignJob(
   db: Db,
   viewer: Viewer,
-  input: { jobId: string; agentId: string; credits?: number | null },
-  hooks: { hold?: (tx: Tx, job: Job) => Promise<void> } = {},
-): Promise<Job> {
+  input: { jobId: string; agentId: string; credits?: number | null; idempotencyKey?: string | null },
+): Promise<{ jobId: string }> {
   const job = await loadOwnJob(db, viewer, input.jobId);
   const agentId = decodeId('Agent', input.agentId);
   const credits = input.credits ?? job.budget;
   parse(z.object({ credits: fields.credits }), { credits }, []);
-  const reasons = await eligibilityReasons(db, job, agentId, { forAssignment: true });
-  if (reasons.includes('the agent does not exist')) throw new NotFoundError('Agent', input.agentId);
-  if (reasons.length) throw new NotEligibleError(reasons);
-  return db.$transaction((tx) => assignAgent(tx, { jobId: job.id, agentId, credits, hold: hooks.hold }));
+  if (!(await db.agent.findUnique({ where: { id: agentId }, select: { id: true } })))
+    throw new NotFoundError('Agent', input.agentId);
+  return withIdempotency(
+    db,
+    viewer,
+    input.idempotencyKey,
+    'assignJob',
+    { jobId: job.id, agentId, credits },
+    async (tx) => {
+      const reasons = await eligibilityReasons(tx, job, agentId, { forAssignment: true });
+      if (reasons.length) throw new NotEligibleError(reasons);
+      await assignAgent(tx, { jobId: job.id, agentId, credits });
+      return { jobId: job.id };
+    },
+  );
 }
 
 // ───────────── discovery ─────────────

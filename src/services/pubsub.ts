@@ -25,6 +25,11 @@ export type PubSubChannels = {
 
 export type PubSub = ReturnType<typeof createYogaPubSub<PubSubChannels>> & {
   kind: 'redis' | 'memory';
+  /**
+   * Publishes and resolves once the broker took the message (rejects when Redis is unreachable),
+   * so the outbox marks an event sent only after it really left.
+   */
+  publishAwait(channel: keyof PubSubChannels, id: string | null, message: EventMessage): Promise<void>;
   /** For /readyz. */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -37,11 +42,20 @@ export type PubSub = ReturnType<typeof createYogaPubSub<PubSubChannels>> & {
 export function createPubSub(redisUrl?: string): PubSub {
   if (!redisUrl) {
     const pubsub = createYogaPubSub<PubSubChannels>();
-    return Object.assign(pubsub, { kind: 'memory' as const, ping: async () => {}, close: async () => {} });
+    return Object.assign(pubsub, {
+      kind: 'memory' as const,
+      publishAwait: async (channel: keyof PubSubChannels, id: string | null, message: EventMessage) => {
+        if (id === null) (pubsub.publish as (c: string, m: EventMessage) => void)(channel, message);
+        else (pubsub.publish as (c: string, i: string, m: EventMessage) => void)(channel, id, message);
+      },
+      ping: async () => {},
+      close: async () => {},
+    });
   }
-  const options = { maxRetriesPerRequest: 2, enableOfflineQueue: true, lazyConnect: false };
-  const publishClient = new Redis(redisUrl, options);
-  const subscribeClient = new Redis(redisUrl, options);
+  // The publisher fails fast while Redis is down (the outbox retries); the subscriber reconnects
+  // and re-subscribes on its own.
+  const publishClient = new Redis(redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false });
+  const subscribeClient = new Redis(redisUrl, { maxRetriesPerRequest: null });
   // Connection errors are retried by ioredis; readiness reports them. Never crash on them.
   publishClient.on('error', () => {});
   subscribeClient.on('error', () => {});
@@ -50,6 +64,10 @@ export function createPubSub(redisUrl?: string): PubSub {
   });
   return Object.assign(pubsub, {
     kind: 'redis' as const,
+    // Same wire format as yoga's Redis event target: channel `<topic>:<id>`, JSON body.
+    publishAwait: async (channel: keyof PubSubChannels, id: string | null, message: EventMessage) => {
+      await publishClient.publish(id === null ? channel : `${channel}:${id}`, JSON.stringify(message));
+    },
     async ping() {
       await publishClient.ping();
     },

@@ -123,3 +123,23 @@ export async function loadVisibleJob(db: Db | Tx, viewer: Viewer, jobId: string,
   if (!access || !canSeeJob(viewer, access.facts)) throw new NotFoundError('Job', publicId);
   return access;
 }
+
+/** Events about the posting itself: whoever can see the job receives them. */
+const POSTING_EVENTS = new Set(['JobPosted', 'JobUpdated', 'JobStatusChanged']);
+
+/**
+ * Which events on a job a viewer receives (subscriptions, and the same rule for webhooks and
+ * chat): posting events for anyone who can see the job; bid events for the poster side and that
+ * bidder; everything about the execution (progress, steps, tool calls, questions, results,
+ * reviews, disputes, payment) for the poster side and the assigned agent only.
+ */
+export function canReceiveEvent(
+  viewer: Viewer,
+  job: JobAccessFacts,
+  event: { type: string; agentId: string | null },
+): boolean {
+  if (!canSeeJob(viewer, job)) return false;
+  if (POSTING_EVENTS.has(event.type)) return true;
+  if (isPosterSide(viewer, job)) return true;
+  return viewer.kind === 'agent' && event.agentId !== null && viewer.agentId === event.agentId;
+}

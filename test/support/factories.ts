@@ -5,6 +5,7 @@ import { type RegisterAgentInput, registerAgent } from '../../src/services/agent
 import { issueKey } from '../../src/services/api-keys.ts';
 import { encodeId } from '../../src/services/ids.ts';
 import { type PostJobInput, postJob } from '../../src/services/jobs.ts';
+import { grantCredits } from '../../src/services/payments.ts';
 import type { Viewer } from '../../src/services/viewer.ts';
 import { createWorkspace } from '../../src/services/workspaces.ts';
 
@@ -18,8 +19,11 @@ export interface WorkspaceFixture {
   ownerKey: string;
 }
 
-/** A workspace with its OWNER and the owner's key, created through the real service. */
-export async function createWorkspaceFixture(db: Db, overrides: { name?: string } = {}): Promise<WorkspaceFixture> {
+/** A workspace with its OWNER, the owner's key and (by default) 10,000 granted credits, through the real services. */
+export async function createWorkspaceFixture(
+  db: Db,
+  overrides: { name?: string; credits?: number } = {},
+): Promise<WorkspaceFixture> {
   const id = uid();
   const created = await createWorkspace(
     db,
@@ -27,6 +31,14 @@ export async function createWorkspaceFixture(db: Db, overrides: { name?: string 
     { name: overrides.name ?? `Workspace ${id}`, ownerName: `Owner ${id}`, ownerEmail: `owner-${id}@example.com` },
     { allowSignup: true },
   );
+  const credits = overrides.credits ?? 10_000;
+  if (credits > 0) {
+    await grantCredits(
+      db,
+      { kind: 'platform' },
+      { workspaceId: encodeId('Workspace', created.workspace.id), amount: credits },
+    );
+  }
   return {
     workspaceId: created.workspace.id,
     workspaceGid: encodeId('Workspace', created.workspace.id),

@@ -1,0 +1,243 @@
+import { NotFoundError } from '../services/errors.ts';
+import { decodeId, encodeId } from '../services/ids.ts';
+import type { EventMessage } from '../services/pubsub.ts';
+import { nameListSchema } from '../services/skills.ts';
+import { parse } from '../services/validation.ts';
+import {
+  canReceiveEvent,
+  canSeeJob,
+  type JobAccessFacts,
+  loadJobAccess,
+  loadVisibleJob,
+} from '../services/visibility.ts';
+import { builder } from './builder.ts';
+import type { Context } from './context.ts';
+import { ExecutionStatusEnum, ExecutionStepRef, InputRequestRef, ToolCallRef } from './execution.ts';
+import { JobStatusEnum } from './job.ts';
+
+/**
+ * Real-time events. The outbox dispatcher publishes committed events (ids and plain JSON); these
+ * types read their fields from the event itself, so fan-out costs no query per subscriber.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: event payload fields are typed by the GraphQL field that reads them.
+const data = <T = any>(m: EventMessage, key: string) => m.data[key] as T;
+
+export const JobEventRef = builder.interfaceRef<EventMessage>('JobEvent').implement({
+  description:
+    'Something that happened on a job. Delivered at least once by the server and deduplicated per subscription by `eventId`.',
+  resolveType: (m) => (EVENT_TYPES.has(m.type) ? m.type : 'GenericJobEvent'),
+  fields: (t) => ({
+    eventId: t.exposeString('eventId', { description: 'Unique; clients that reconnect may dedupe on it.' }),
+    seq: t.exposeString('seq', { description: 'Outbox position: increasing in commit order.' }),
+    type: t.exposeString('type'),
+    at: t.field({ type: 'DateTime', resolve: (m) => m.at }),
+    jobId: t.id({ nullable: true, resolve: (m) => (m.jobId ? encodeId('Job', m.jobId) : null) }),
+    job: t.prismaField({
+      type: 'Job',
+      nullable: true,
+      resolve: (query, m, _args, ctx) => (m.jobId ? ctx.db.job.findUnique({ ...query, where: { id: m.jobId } }) : null),
+    }),
+    data: t.field({ type: 'JSON', description: 'The raw event payload.', resolve: (m) => m.data }),
+  }),
+});
+
+const EVENT_TYPES = new Set<string>();
+function eventType(
+  name: string,
+  description: string,
+  fields?: Parameters<ReturnType<typeof builder.objectRef<EventMessage>>['implement']>[0]['fields'],
+) {
+  EVENT_TYPES.add(name);
+  return builder.objectRef<EventMessage>(name).implement({ description, interfaces: [JobEventRef], fields });
+}
+
+const bidFields: Parameters<typeof eventType>[2] = (t) => ({
+  bidId: t.id({ resolve: (m) => encodeId('Bid', data<string>(m, 'bidId')) }),
+  bid: t.prismaField({
+    type: 'Bid',
+    nullable: true,
+    resolve: (query, m, _args, ctx) => ctx.db.bid.findUnique({ ...query, where: { id: data<string>(m, 'bidId') } }),
+  }),
+});
+const executionId = (t: Parameters<NonNullable<Parameters<typeof eventType>[2]>>[0]) =>
+  t.id({
+    nullable: true,
+    resolve: (m: EventMessage) => (m.data.executionId ? encodeId('Execution', data<string>(m, 'executionId')) : null),
+  });
+
+eventType('JobPosted', 'A job was posted.');
+eventType('JobUpdated', 'An OPEN job was edited.', (t) => ({
+  fields: t.stringList({ resolve: (m) => data<string[]>(m, 'fields') ?? [] }),
+}));
+eventType('JobStatusChanged', 'The job moved to another status.', (t) => ({
+  from: t.field({ type: JobStatusEnum, resolve: (m) => data(m, 'from') }),
+  to: t.field({ type: JobStatusEnum, resolve: (m) => data(m, 'to') }),
+  reason: t.string({ nullable: true, resolve: (m) => data<string | null>(m, 'reason') ?? null }),
+}));
+eventType('BidPlaced', 'An agent bid (or updated its bid).', bidFields);
+eventType('BidWithdrawn', 'The bidder withdrew its bid.', bidFields);
+eventType('BidAccepted', 'A bid was accepted; the job is assigned.', bidFields);
+eventType('BidRejected', 'A bid was rejected.', bidFields);
+eventType('AgentInvited', 'An agent was invited to the job.');
+eventType('AgentAssigned', 'An agent was assigned (bid accepted or direct hire).', (t) => ({
+  credits: t.int({ resolve: (m) => data<number>(m, 'credits') }),
+}));
+eventType('ExecutionProgressed', 'Progress or status of the execution changed.', (t) => ({
+  executionId: executionId(t),
+  status: t.field({ type: ExecutionStatusEnum, resolve: (m) => data(m, 'status') }),
+  progress: t.int({ resolve: (m) => data<number>(m, 'progress') ?? 0 }),
+  reason: t.string({ nullable: true, resolve: (m) => data<string | null>(m, 'reason') ?? null }),
+}));
+eventType('StepAdded', 'The agent reported a step.', (t) => ({
+  executionId: executionId(t),
+  step: t.field({ type: ExecutionStepRef, resolve: (m) => data(m, 'step') }),
+}));
+eventType('ToolCallRecorded', 'The agent recorded an MCP tool call.', (t) => ({
+  executionId: executionId(t),
+  toolCall: t.field({ type: ToolCallRef, resolve: (m) => data(m, 'toolCall') }),
+}));
+eventType('InputRequested', 'The agent asked a question.', (t) => ({
+  executionId: executionId(t),
+  inputRequest: t.field({ type: InputRequestRef, resolve: (m) => data(m, 'inputRequest') }),
+}));
+eventType('InputProvided', 'Someone answered the agent’s question.', (t) => ({
+  executionId: executionId(t),
+  inputRequest: t.field({ type: InputRequestRef, resolve: (m) => data(m, 'inputRequest') }),
+}));
+eventType('ResultSubmitted', 'The agent delivered its result; the job is in REVIEW.', (t) => ({
+  executionId: executionId(t),
+  artifactCount: t.int({ resolve: (m) => data<number>(m, 'artifactCount') ?? 0 }),
+  autoApproveAt: t.field({
+    type: 'DateTime',
+    nullable: true,
+    resolve: (m) => data<string | null>(m, 'autoApproveAt') ?? null,
+  }),
+}));
+eventType('ExecutionReviewed', 'The result was reviewed (accepted, changes requested or rejected).', (t) => ({
+  executionId: executionId(t),
+  decision: t.string({ resolve: (m) => data<string>(m, 'decision') }),
+  rating: t.int({ nullable: true, resolve: (m) => data<number | null>(m, 'rating') ?? null }),
+  notes: t.string({ nullable: true, resolve: (m) => data<string | null>(m, 'notes') ?? null }),
+}));
+eventType('ChangesRequested', 'The reviewer asked for changes; the notes say what.', (t) => ({
+  executionId: executionId(t),
+  notes: t.string({ nullable: true, resolve: (m) => data<string | null>(m, 'notes') ?? null }),
+}));
+eventType('DisputeOpened', 'A dispute was opened on the job.', (t) => ({
+  disputeId: t.id({ resolve: (m) => encodeId('Dispute', data<string>(m, 'disputeId')) }),
+  reason: t.string({ resolve: (m) => data<string>(m, 'reason') }),
+}));
+eventType('DisputeResolved', 'A dispute was resolved and the escrow settled.', (t) => ({
+  disputeId: t.id({ resolve: (m) => encodeId('Dispute', data<string>(m, 'disputeId')) }),
+  outcome: t.string({ resolve: (m) => data<string>(m, 'outcome') }),
+}));
+eventType('AgentPaid', 'Escrow was released to the agent.', (t) => ({
+  credits: t.int({ resolve: (m) => data<number>(m, 'credits') }),
+  fee: t.int({ resolve: (m) => data<number>(m, 'fee') ?? 0 }),
+}));
+builder.objectRef<EventMessage>('GenericJobEvent').implement({
+  description: 'An event type this schema version does not model specifically; see `type` and `data`.',
+  interfaces: [JobEventRef],
+});
+eventType('AccessRevoked', 'Sent last when the subscriber may no longer see the job; the subscription then ends.');
+
+/** Remembers recently delivered event ids, so a redelivery after a dispatcher crash is dropped. */
+class RecentIds {
+  private readonly ids = new Set<string>();
+  constructor(private readonly max = 5_000) {}
+  firstTime(id: string): boolean {
+    if (this.ids.has(id)) return false;
+    this.ids.add(id);
+    if (this.ids.size > this.max) this.ids.delete(this.ids.values().next().value!);
+    return true;
+  }
+}
+
+/** Events that can change who may see a job: re-check access when one arrives (and every 10 s). */
+const ACCESS_EVENTS = new Set(['JobUpdated', 'AgentInvited', 'JobStatusChanged']);
+const RECHECK_MS = 10_000;
+
+async function* jobEventStream(ctx: Context, jobId: string, publicId: string, initial: JobAccessFacts) {
+  let facts = initial;
+  let checkedAt = Date.now();
+  const seen = new RecentIds();
+  for await (const message of ctx.pubsub.subscribe('job:event', jobId)) {
+    if (!seen.firstTime(message.eventId)) continue;
+    if (ACCESS_EVENTS.has(message.type) || Date.now() - checkedAt > RECHECK_MS) {
+      const access = await loadJobAccess(ctx.db, ctx.viewer, jobId);
+      checkedAt = Date.now();
+      if (!access || !canSeeJob(ctx.viewer, access.facts)) {
+        yield { ...message, type: 'AccessRevoked', data: { jobId: publicId } };
+        return;
+      }
+      facts = access.facts;
+    }
+    if (canReceiveEvent(ctx.viewer, facts, message)) yield message;
+  }
+}
+
+builder.subscriptionFields((t) => ({
+  jobEvents: t.field({
+    type: JobEventRef,
+    description:
+      'Every change on one job you may see, in order. Bid events reach the posting workspace and that bidder; execution events the posting workspace and the assigned agent. Ends with AccessRevoked if you lose access.',
+    authScopes: { authenticated: true },
+    args: { jobId: t.arg.id({ required: true }) },
+    // Checked before the stream opens: an invisible job fails the subscription with NOT_FOUND.
+    subscribe: async (_root, { jobId }, ctx) => {
+      const publicId = String(jobId);
+      const { job, facts } = await loadVisibleJob(ctx.db, ctx.viewer, decodeId('Job', publicId), publicId);
+      return jobEventStream(ctx, job.id, publicId, facts);
+    },
+    resolve: (message) => message,
+  }),
+  jobPosted: t.prismaField({
+    type: 'Job',
+    description:
+      'New jobs you may see, as they are posted; with `skills`, only jobs requiring at least one of them (normalised).',
+    authScopes: { authenticated: true },
+    args: { skills: t.arg.stringList() },
+    subscribe: (_root, { skills }, ctx) => {
+      const wanted = skills ? parse(nameListSchema('skill'), skills, ['skills']) : [];
+      return jobPostedStream(ctx, wanted);
+    },
+    resolve: (query, message, _args, ctx) =>
+      ctx.db.job.findUniqueOrThrow({ ...query, where: { id: (message as unknown as EventMessage).jobId! } }),
+  }),
+  agentEvents: t.field({
+    type: JobEventRef,
+    description:
+      'For the calling agent: invited, assigned, bid accepted/rejected, input provided, changes requested, reviewed, paid, disputes.',
+    authScopes: { agent: true },
+    subscribe: (_root, _args, ctx) => agentEventStream(ctx),
+    resolve: (message) => message,
+  }),
+}));
+
+async function* jobPostedStream(ctx: Context, wanted: string[]) {
+  const viewer = ctx.viewer;
+  const seen = new RecentIds();
+  for await (const message of ctx.pubsub.subscribe('job:posted')) {
+    if (!seen.firstTime(message.eventId) || !message.jobId || !message.workspaceId) continue;
+    const invited = (message.data.invited as string[] | undefined) ?? [];
+    const excluded = (message.data.excluded as string[] | undefined) ?? [];
+    const facts: JobAccessFacts = {
+      workspaceId: message.workspaceId,
+      visibility: message.data.visibility as JobAccessFacts['visibility'],
+      invited: viewer.kind === 'agent' && invited.includes(viewer.agentId),
+      excluded: viewer.kind === 'agent' && excluded.includes(viewer.agentId),
+    };
+    if (!canSeeJob(viewer, facts)) continue;
+    const required = (message.data.requiredSkills as string[] | undefined) ?? [];
+    if (wanted.length && !required.some((s) => wanted.includes(s))) continue;
+    yield message;
+  }
+}
+
+async function* agentEventStream(ctx: Context) {
+  if (ctx.viewer.kind !== 'agent') throw new NotFoundError('Agent');
+  const seen = new RecentIds();
+  for await (const message of ctx.pubsub.subscribe('agent:event', ctx.viewer.agentId)) {
+    if (seen.firstTime(message.eventId)) yield message;
+  }
+}

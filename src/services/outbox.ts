@@ -1,0 +1,124 @@
+import type { Database } from '../db/client.ts';
+import type { OutboxEvent } from '../generated/prisma/client.ts';
+import type { Logger } from '../log.ts';
+import type { EventMessage, PubSub } from './pubsub.ts';
+
+/** Events that also go to the concerned agent's own stream (`agentEvents`, agent webhooks). */
+export const AGENT_EVENT_TYPES = new Set([
+  'AgentInvited',
+  'AgentAssigned',
+  'BidAccepted',
+  'BidRejected',
+  'InputProvided',
+  'ChangesRequested',
+  'ExecutionReviewed',
+  'AgentPaid',
+  'DisputeOpened',
+  'DisputeResolved',
+]);
+
+export function toMessage(e: OutboxEvent): EventMessage {
+  return {
+    eventId: e.eventId,
+    seq: e.id.toString(),
+    type: e.type,
+    jobId: e.jobId,
+    workspaceId: e.workspaceId,
+    agentId: e.agentId,
+    at: e.createdAt.toISOString(),
+    data: (e.payload ?? {}) as Record<string, unknown>,
+  };
+}
+
+/** Publishes one committed event on every topic it belongs to. */
+export async function publishEvent(pubsub: PubSub, message: EventMessage) {
+  if (message.jobId) await pubsub.publishAwait('job:event', message.jobId, message);
+  if (message.type === 'JobPosted') await pubsub.publishAwait('job:posted', null, message);
+  if (message.agentId && AGENT_EVENT_TYPES.has(message.type))
+    await pubsub.publishAwait('agent:event', message.agentId, message);
+}
+
+const DISPATCH_LOCK = 72707370;
+const BATCH = 200;
+
+/**
+ * One dispatch round: under a transaction-scoped advisory lock (one dispatcher at a time across
+ * all processes, so events leave in commit-id order), publish pending events in id order, then
+ * mark them published in the same transaction. A crash after publishing but before the commit
+ * publishes them again: delivery is at-least-once, and each subscription drops event ids it has
+ * already delivered, so every subscriber sees each event once.
+ */
+export async function dispatchOnce(db: Database, pubsub: PubSub): Promise<number> {
+  return db.prisma.$transaction(async (tx) => {
+    const [lock] = await tx.$queryRaw<
+      { locked: boolean }[]
+    >`SELECT pg_try_advisory_xact_lock(${DISPATCH_LOCK}) AS locked`;
+    if (!lock?.locked) return 0;
+    const events = await tx.outboxEvent.findMany({ where: { publishedAt: null }, orderBy: { id: 'asc' }, take: BATCH });
+    if (events.length === 0) return 0;
+    for (const event of events) await publishEvent(pubsub, toMessage(event));
+    await tx.outboxEvent.updateMany({
+      where: { id: { in: events.map((e) => e.id) } },
+      data: { publishedAt: new Date() },
+    });
+    return events.length;
+  });
+}
+
+export interface Dispatcher {
+  /** Dispatch now (in-process shortcut after a commit). */
+  kick(): void;
+  stop(): Promise<void>;
+}
+
+/**
+ * Runs the dispatcher: woken by PostgreSQL NOTIFY on every outbox insert (any process), by
+ * `kick()`, and by a poll every `pollMs` as a safety net. Failures (Redis or PostgreSQL down) leave
+ * events pending; they go out once both answer again.
+ */
+export async function startDispatcher(
+  db: Database,
+  pubsub: PubSub,
+  log: Logger,
+  options: { pollMs?: number } = {},
+): Promise<Dispatcher> {
+  let stopped = false;
+  let running: Promise<void> | null = null;
+  let again = false;
+  const round = async () => {
+    do {
+      again = false;
+      try {
+        while (!stopped && (await dispatchOnce(db, pubsub)) === BATCH) {}
+      } catch (error) {
+        log.warn({ err: error }, 'outbox dispatch failed; events stay pending and will be retried');
+      }
+    } while (again && !stopped);
+  };
+  const kick = () => {
+    if (stopped) return;
+    if (running) {
+      again = true;
+      return;
+    }
+    running = round().finally(() => {
+      running = null;
+    });
+  };
+  const unlisten = await db.listen('agentwork_outbox', kick).catch((error) => {
+    log.warn({ err: error }, 'LISTEN unavailable; the outbox dispatcher polls only');
+    return async () => {};
+  });
+  const timer = setInterval(kick, options.pollMs ?? 500);
+  timer.unref();
+  kick();
+  return {
+    kick,
+    async stop() {
+      stopped = true;
+      clearInterval(timer);
+      await unlisten();
+      await running;
+    },
+  };
+}

@@ -1,0 +1,236 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { type App, buildApp } from '../src/server.ts';
+import { createTestDatabase, gql, type TestDatabase, testConfig } from './support/app.ts';
+import { driveJob, EXPECTED_SEQUENCE, JOB_EVENTS } from './support/drive.ts';
+import { createAgentFixture, createWorkspaceFixture, postJobFixture } from './support/factories.ts';
+import { settle, subscribe } from './support/ws.ts';
+
+let db: TestDatabase;
+let app: App;
+let url: string;
+beforeAll(async () => {
+  db = await createTestDatabase();
+  app = await buildApp(testConfig({ WS_INIT_TIMEOUT_MS: 500, OUTBOX_POLL_MS: 100 }), {
+    database: db.database,
+    migrate: false,
+  });
+  ({ url } = await app.start());
+});
+afterAll(async () => {
+  await app.stop();
+  await db.close();
+});
+
+describe('jobEvents over graphql-ws', () => {
+  it('delivers every event of a job, in order, with secrets redacted', async () => {
+    const ws = await createWorkspaceFixture(db.database.prisma);
+    const agent = await createAgentFixture(db.database.prisma, ws);
+    const { jobGid } = await postJobFixture(db.database.prisma, ws);
+    const sub = subscribe(url, ws.ownerKey, JOB_EVENTS, { id: jobGid });
+    await settle();
+    await driveJob(app, ws.ownerKey, agent.key, jobGid);
+    const events = await sub.waitFor((e) => e.some((x) => x.__typename === 'ResultSubmitted'));
+    expect(events.map((e) => e.__typename)).toEqual(EXPECTED_SEQUENCE);
+    expect(events.find((e) => e.__typename === 'ToolCallRecorded').toolCall.input).toEqual({
+      q: 'pricing',
+      apiKey: '[redacted]',
+    });
+    expect(new Set(events.map((e) => e.eventId)).size).toBe(events.length);
+    await sub.dispose();
+  });
+
+  it('an event published twice (dispatcher crash before marking it sent) reaches each subscription once', async () => {
+    const ws = await createWorkspaceFixture(db.database.prisma);
+    const { jobGid, jobId } = await postJobFixture(db.database.prisma, ws);
+    const sub = subscribe(url, ws.ownerKey, JOB_EVENTS, { id: jobGid });
+    await settle();
+    const message = {
+      eventId: 'evt-duplicate-test',
+      seq: '1',
+      type: 'JobStatusChanged',
+      jobId,
+      workspaceId: ws.workspaceId,
+      agentId: null,
+      at: new Date().toISOString(),
+      data: { from: 'OPEN', to: 'OPEN', reason: 'redelivery test' },
+    };
+    await app.pubsub.publishAwait('job:event', jobId, message);
+    await app.pubsub.publishAwait('job:event', jobId, message);
+    await app.pubsub.publishAwait('job:event', jobId, { ...message, eventId: 'evt-next' });
+    await sub.waitFor((e) => e.some((x) => x.eventId === 'evt-next'));
+    expect(sub.events.map((e) => e.eventId)).toEqual(['evt-duplicate-test', 'evt-next']);
+    await sub.dispose();
+  });
+
+  it('a bidder sees its own bid events but not another bidder’s, nor the execution', async () => {
+    const ws = await createWorkspaceFixture(db.database.prisma);
+    const a = await createAgentFixture(db.database.prisma, ws);
+    const b = await createAgentFixture(db.database.prisma, ws);
+    const { jobGid } = await postJobFixture(db.database.prisma, ws);
+    const subB = subscribe(url, b.key, JOB_EVENTS, { id: jobGid });
+    await settle();
+    await gql(
+      app,
+      `mutation($i: PlaceBidInput!) { placeBid(input: $i) { __typename } }`,
+      { i: { jobId: jobGid, message: 'b', estimatedMinutes: 5, requestedCredits: 20 } },
+      b.key,
+    );
+    await driveJob(app, ws.ownerKey, a.key, jobGid);
+    await subB.waitFor((e) => e.filter((x) => x.__typename === 'JobStatusChanged').length >= 3);
+    await settle(300);
+    const types = subB.events.map((e) => e.__typename);
+    expect(types.filter((t) => t === 'BidPlaced')).toHaveLength(1); // its own bid only
+    expect(types).not.toContain('StepAdded');
+    expect(types).not.toContain('ToolCallRecorded');
+    expect(types).not.toContain('InputRequested');
+    await subB.dispose();
+  });
+
+  it('a foreign workspace cannot subscribe to a PRIVATE job; an agent that loses access is cut off', async () => {
+    const ws = await createWorkspaceFixture(db.database.prisma);
+    const foreign = await createWorkspaceFixture(db.database.prisma);
+    const { jobGid } = await postJobFixture(db.database.prisma, ws, { visibility: 'PRIVATE' });
+    const denied = subscribe(url, foreign.ownerKey, JOB_EVENTS, { id: jobGid });
+    await expect(denied.waitFor(() => false, 2_000)).rejects.toThrow(/not found/i);
+    await denied.dispose();
+
+    const outsider = await createAgentFixture(db.database.prisma, foreign);
+    const pub = await postJobFixture(db.database.prisma, ws, { visibility: 'PUBLIC' });
+    const sub = subscribe(url, outsider.key, JOB_EVENTS, { id: pub.jobGid });
+    await settle();
+    await gql(
+      app,
+      `mutation($id: ID!, $i: UpdateJobInput!) { updateJob(id: $id, input: $i) { __typename } }`,
+      { id: pub.jobGid, i: { visibility: 'PRIVATE' } },
+      ws.ownerKey,
+    );
+    const events = await sub.waitFor((e) => e.some((x) => x.__typename === 'AccessRevoked'));
+    expect(events.at(-1).__typename).toBe('AccessRevoked');
+    await sub.dispose();
+  });
+
+  it('jobPosted never delivers a job the agent may not see, and filters by skills', async () => {
+    const ws = await createWorkspaceFixture(db.database.prisma);
+    const foreign = await createWorkspaceFixture(db.database.prisma);
+    const agent = await createAgentFixture(db.database.prisma, foreign);
+    const sub = subscribe(url, agent.key, `subscription { jobPosted(skills: ["Web Search"]) { id title visibility } }`);
+    await settle();
+    await postJobFixture(db.database.prisma, ws, { visibility: 'PRIVATE', title: 'private one' });
+    await postJobFixture(db.database.prisma, ws, { visibility: 'WORKSPACE', title: 'workspace one' });
+    await postJobFixture(db.database.prisma, ws, {
+      visibility: 'PUBLIC',
+      title: 'excluded one',
+      excludedAgents: [agent.agentGid],
+    });
+    await postJobFixture(db.database.prisma, ws, {
+      visibility: 'PUBLIC',
+      title: 'other skill',
+      requiredSkills: ['legal'],
+    });
+    await postJobFixture(db.database.prisma, ws, {
+      visibility: 'PRIVATE',
+      title: 'invited one',
+      preferredAgents: [agent.agentGid],
+    });
+    await postJobFixture(db.database.prisma, ws, { visibility: 'PUBLIC', title: 'public one' });
+    const events = await sub.waitFor((e) => e.some((x) => x.title === 'public one'));
+    await settle(200);
+    expect(sub.events.map((e) => e.title).sort()).toEqual(['invited one', 'public one']);
+    expect(events.length).toBe(2);
+    await sub.dispose();
+  });
+
+  it('also works over Server-Sent Events for clients without WebSockets', async () => {
+    const ws = await createWorkspaceFixture(db.database.prisma);
+    const { jobGid } = await postJobFixture(db.database.prisma, ws);
+    const controller = new AbortController();
+    const res = await fetch(`${url}/graphql`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        accept: 'text/event-stream',
+        authorization: `Bearer ${ws.ownerKey}`,
+      },
+      body: JSON.stringify({
+        query: `subscription($id: ID!) { jobEvents(jobId: $id) { __typename } }`,
+        variables: { id: jobGid },
+      }),
+      signal: controller.signal,
+    });
+    expect(res.headers.get('content-type')).toMatch(/text\/event-stream/);
+    const reader = res.body!.getReader();
+    await settle();
+    await gql(app, `mutation($id: ID!) { cancelJob(id: $id) { __typename } }`, { id: jobGid }, ws.ownerKey);
+    let text = '';
+    const deadline = Date.now() + 5_000;
+    while (!text.includes('JobStatusChanged') && Date.now() < deadline) {
+      const { value } = await reader.read();
+      text += new TextDecoder().decode(value);
+    }
+    expect(text).toContain('"__typename":"JobStatusChanged"');
+    controller.abort();
+  });
+});
+
+describe('graphql-ws protocol', () => {
+  const open = (protocol = 'graphql-transport-ws') =>
+    new Promise<WebSocket>((resolve, reject) => {
+      const socket = new WebSocket(`${url.replace('http', 'ws')}/graphql`, protocol);
+      socket.once('open', () => resolve(socket));
+      socket.once('error', reject);
+    });
+  const closeCode = (socket: WebSocket) =>
+    new Promise<number>((resolve) => socket.once('close', (code) => resolve(code)));
+  const ack = (socket: WebSocket) =>
+    new Promise<void>((resolve) =>
+      socket.on('message', (m) => JSON.parse(String(m)).type === 'connection_ack' && resolve()),
+    );
+
+  it('no connection_init in time → 4408', async () => {
+    const socket = await open();
+    expect(await closeCode(socket)).toBe(4408);
+  });
+
+  it('a second connection_init → 4429', async () => {
+    const socket = await open();
+    const acked = ack(socket);
+    socket.send(JSON.stringify({ type: 'connection_init', payload: {} }));
+    await acked;
+    const closed = closeCode(socket);
+    socket.send(JSON.stringify({ type: 'connection_init', payload: {} }));
+    expect(await closed).toBe(4429);
+  });
+
+  it('subscribe before the ack → 4401', async () => {
+    const socket = await open();
+    const closed = closeCode(socket);
+    socket.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query: '{ __typename }' } }));
+    expect(await closed).toBe(4401);
+  });
+
+  it('a duplicate subscription id → 4409', async () => {
+    const ws = await createWorkspaceFixture(db.database.prisma);
+    const { jobGid } = await postJobFixture(db.database.prisma, ws);
+    const socket = await open();
+    const acked = ack(socket);
+    socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${ws.ownerKey}` } }));
+    await acked;
+    const closed = closeCode(socket);
+    const msg = {
+      id: 'same',
+      type: 'subscribe',
+      payload: { query: `subscription { jobEvents(jobId: "${jobGid}") { __typename } }` },
+    };
+    socket.send(JSON.stringify(msg));
+    socket.send(JSON.stringify(msg));
+    expect(await closed).toBe(4409);
+  });
+
+  it('a bad key → 4403', async () => {
+    const socket = await open();
+    const closed = closeCode(socket);
+    socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: 'Bearer aw_live_bogus' } }));
+    expect(await closed).toBe(4403);
+  });
+});
