@@ -20,6 +20,7 @@ import { isDomainError } from './services/errors.ts';
 import { expireJobs } from './services/jobs.ts';
 import { type Dispatcher, startDispatcher } from './services/outbox.ts';
 import { createPubSub, type PubSub } from './services/pubsub.ts';
+import { autoApprove } from './services/reviews.ts';
 import { startScheduler } from './services/scheduler.ts';
 import type { Viewer } from './services/viewer.ts';
 
@@ -132,7 +133,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
             'content-type': 'text/html; charset=utf-8',
             'cache-control': 'no-store',
             'content-security-policy':
-              "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; connect-src 'self' ws: wss:",
+              "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self' ws: wss:; frame-ancestors 'none'",
             'referrer-policy': 'no-referrer',
           });
           return res.end(livePageHtml(live[1]!));
@@ -143,6 +144,10 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
             'cache-control': 'public, max-age=3600',
           });
           return createReadStream(liveAssetPath()).pipe(res);
+        }
+        if (path === '/favicon.ico') {
+          res.writeHead(204);
+          return res.end();
         }
         if (path === '/') {
           return sendJson(res, 200, {
@@ -215,8 +220,10 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       if (config.OUTBOX_DISPATCHER) {
         dispatcher = await startDispatcher(db, pubsub, log, { pollMs: config.OUTBOX_POLL_MS });
       }
+      const policy = { feeBps: config.PLATFORM_FEE_BPS, maxChangeRequests: config.MAX_CHANGE_REQUESTS };
       scheduler = startScheduler(db.prisma, log, [
         { name: 'expire-jobs', everyMs: 30_000, run: (d, now) => expireJobs(d, now) },
+        { name: 'auto-approve', everyMs: 30_000, run: (d, now) => autoApprove(d, policy, now) },
       ]);
       server = createServer((req, res) => void handle(req, res));
       server.keepAliveTimeout = 5_000;

@@ -8,5 +8,7 @@ import './job.ts';
 import './bid.ts';
 import './execution.ts';
 import './events.ts';
+import './review.ts';
+import './wallet.ts';
 
 export const schema = builder.toSchema({ sortSchema: true });

@@ -32,7 +32,8 @@ export const placeBidInput = z.object({
 
 /**
  * An agent bids on an OPEN job it may see and is eligible for. One bid per agent per job:
- * bidding again updates the pending bid. `skillMatch` is computed here, never taken from the agent;
+ * bidding again updates it and makes it PENDING again (a job reopened after a failed execution
+ * can be bid on by everyone, including agents whose earlier bids were rejected). `skillMatch` is computed here, never taken from the agent;
  * `relevantExperience` may only cite the agent's own completed jobs.
  */
 export async function placeBid(db: Db, viewer: Viewer, input: z.input<typeof placeBidInput>): Promise<Bid> {
@@ -74,9 +75,6 @@ export async function placeBid(db: Db, viewer: Viewer, input: z.input<typeof pla
     if (reasons.length) throw new NotEligibleError(reasons);
     const agent = await tx.agent.findUniqueOrThrow({ where: { id: viewer.agentId } });
     const existing = await tx.bid.findUnique({ where: { jobId_agentId: { jobId, agentId: viewer.agentId } } });
-    if (existing?.status === 'REJECTED' || existing?.status === 'ACCEPTED') {
-      throw new InvalidStateError(existing.status, `Your bid on this job was already ${existing.status}`);
-    }
     const values = {
       message: data.message,
       estimatedMinutes: data.estimatedMinutes,
