@@ -65,6 +65,10 @@ const envSchema = z.object({
   SLACK_BOT_TOKEN: optionalString,
   SLACK_APP_TOKEN: optionalString,
   SLACK_SOCKET_MODE: bool.default(false),
+  /** Live progress messages in chat are edited at most this often per job (platform rate limits). */
+  CHAT_PROGRESS_THROTTLE_MS: z.coerce.number().int().min(0).max(60_000).default(3_000),
+  /** Slack Web API base URL (tests and proxies point it elsewhere). */
+  SLACK_API_URL: z.url().default('https://slack.com/api/'),
   DISCORD_APPLICATION_ID: optionalString,
   DISCORD_PUBLIC_KEY: optionalString.pipe(
     z
@@ -74,6 +78,8 @@ const envSchema = z.object({
   ),
   DISCORD_BOT_TOKEN: optionalString,
   DISCORD_MODE: z.enum(['gateway', 'http']).default('gateway'),
+  /** Discord REST API base URL (tests point it at a local fake). */
+  DISCORD_API_URL: z.url().default('https://discord.com/api'),
 });
 
 export type Config = z.output<typeof envSchema>;

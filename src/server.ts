@@ -6,6 +6,9 @@ import { type execute, GraphQLError, type subscribe } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import { WebSocketServer } from 'ws';
+import { createChatApp } from './bots/core/chat-app.ts';
+import { type ChatTransport, createChatNotifier } from './bots/core/notifier.ts';
+import { createSlackBot } from './bots/slack/app.ts';
 import { type Config, graphiqlEnabled } from './config.ts';
 import { type Database, openDatabase } from './db/client.ts';
 import { runMigrations } from './db/migrate.ts';
@@ -35,6 +38,8 @@ export interface BuildOptions {
 
 export interface App {
   config: Config;
+  /** Chat transports by platform (the Discord adapter registers itself here). */
+  chatTransports: Partial<Record<'SLACK' | 'DISCORD', ChatTransport>>;
   db: Database;
   pubsub: PubSub;
   log: Logger;
@@ -107,6 +112,13 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     },
   });
 
+  // Chat front ends: one core, one adapter per platform, one notifier fed by the outbox.
+  const chat = createChatApp({ db: db.prisma, config });
+  const slack = createSlackBot(config, chat, log);
+  const transports: Partial<Record<'SLACK' | 'DISCORD', ChatTransport>> = {};
+  if (slack) transports.SLACK = slack.transport;
+  let notifier: ReturnType<typeof createChatNotifier> | undefined;
+
   const inFlight = new Set<ServerResponse>();
   let draining = false;
 
@@ -144,6 +156,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
             'cache-control': 'public, max-age=3600',
           });
           return createReadStream(liveAssetPath()).pipe(res);
+        }
+        if (path === '/slack/events' && slack?.requestListener) {
+          return slack.requestListener(req, res);
         }
         if (path === '/favicon.ico') {
           res.writeHead(204);
@@ -207,6 +222,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
 
   const app: App = {
     config,
+    chatTransports: transports,
     db,
     pubsub,
     log,
@@ -220,6 +236,11 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       if (config.OUTBOX_DISPATCHER) {
         dispatcher = await startDispatcher(db, pubsub, log, { pollMs: config.OUTBOX_POLL_MS });
       }
+      if (Object.keys(transports).length > 0) {
+        notifier = createChatNotifier({ database: db, transports, log, throttleMs: config.CHAT_PROGRESS_THROTTLE_MS });
+        await notifier.start();
+      }
+      await slack?.start();
       const policy = { feeBps: config.PLATFORM_FEE_BPS, maxChangeRequests: config.MAX_CHANGE_REQUESTS };
       scheduler = startScheduler(db.prisma, log, [
         { name: 'expire-jobs', everyMs: 30_000, run: (d, now) => expireJobs(d, now) },
@@ -299,6 +320,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
         await closed;
       }
       await dispatcher?.stop();
+      await notifier?.stop();
+      await slack?.stop();
       await yoga.dispose();
       if (!options.pubsub) await pubsub.close();
       if (!options.database) await db.close();

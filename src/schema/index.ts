@@ -10,5 +10,6 @@ import './execution.ts';
 import './events.ts';
 import './review.ts';
 import './wallet.ts';
+import './chat.ts';
 
 export const schema = builder.toSchema({ sortSchema: true });

@@ -1,0 +1,307 @@
+import type { Config } from '../../config.ts';
+import type { Db } from '../../db/client.ts';
+import type { ChatPlatform } from '../../generated/prisma/enums.ts';
+import { acceptBid, rejectBid } from '../../services/bids.ts';
+import {
+  bidSummaryById,
+  bidsForJob,
+  channelLink,
+  connectChannel,
+  decisionOf,
+  inputRequestSummary,
+  jobStatus,
+  listOpenJobs,
+  recordDecision,
+  reviewSummary,
+  visibleBidSummary,
+  visibleInputRequest,
+} from '../../services/chat.ts';
+import { redeemChatLinkCode, viewerForChatUser } from '../../services/chat-links.ts';
+import { isDomainError } from '../../services/errors.ts';
+import { provideInput } from '../../services/executions.ts';
+import { decodeId } from '../../services/ids.ts';
+import { postJob } from '../../services/jobs.ts';
+import { workspaceWallet } from '../../services/ledger.ts';
+import { reviewExecution } from '../../services/reviews.ts';
+import type { MemberViewer } from '../../services/viewer.ts';
+import { CommandError, parseCommand } from './commands.ts';
+import type { Form, View } from './view.ts';
+import {
+  answerForm,
+  bidCardView,
+  bidsView,
+  helpView,
+  inputRequestView,
+  jobListView,
+  jobPostedView,
+  messageView,
+  notLinkedView,
+  postJobForm,
+  reviewCardView,
+  reviewForm,
+  statusView,
+  walletView,
+} from './views.ts';
+
+/**
+ * The chat core: everything Slack and Discord share. Adapters turn platform payloads into
+ * (actor, command text | button id | form values) and render the returned views; every rule
+ * (who may do what, which state allows it) lives in the services, called as the linked member.
+ */
+export interface ChatActor {
+  platform: ChatPlatform;
+  teamId: string;
+  channelId: string;
+  userId: string;
+  /** Display name for "decided by …". */
+  userName: string;
+}
+
+/** What the adapter should do with an interaction. */
+export type ChatResult =
+  | { kind: 'reply'; views: View[] }
+  | { kind: 'form'; form: Form }
+  /** Replace the message the button was on, and optionally tell the clicker something privately. */
+  | { kind: 'update'; view: View; notice?: View }
+  /** Form submission refused: show these errors next to the fields. */
+  | { kind: 'form-errors'; errors: Record<string, string> };
+
+export interface ChatApp {
+  command(actor: ChatActor, text: string): Promise<ChatResult>;
+  button(actor: ChatActor, buttonId: string): Promise<ChatResult>;
+  submit(actor: ChatActor, formId: string, values: Record<string, string>): Promise<ChatResult>;
+}
+
+const reply = (...views: View[]): ChatResult => ({ kind: 'reply', views });
+
+/** Domain errors become a clear private message; anything else is rethrown for the adapter's logger. */
+function explain(error: unknown): View {
+  if (error instanceof CommandError) return messageView(error.message, 'warning');
+  if (isDomainError(error)) {
+    const issues = (error as { issues?: { path: string[]; message: string }[] }).issues;
+    const detail = issues?.length ? issues.map((i) => `• ${i.path.at(-1)}: ${i.message}`).join('\n') : error.message;
+    return messageView(detail, error.name === 'ForbiddenError' ? 'danger' : 'warning');
+  }
+  throw error;
+}
+
+export function createChatApp(deps: { db: Db; config: Config }): ChatApp {
+  const { db, config } = deps;
+  const policy = { feeBps: config.PLATFORM_FEE_BPS, maxChangeRequests: config.MAX_CHANGE_REQUESTS };
+
+  async function asMember(actor: ChatActor): Promise<MemberViewer | null> {
+    return viewerForChatUser(db, { platform: actor.platform, teamId: actor.teamId, userId: actor.userId });
+  }
+
+  async function guarded(actor: ChatActor, run: (viewer: MemberViewer) => Promise<ChatResult>): Promise<ChatResult> {
+    const viewer = await asMember(actor);
+    if (!viewer) return reply(notLinkedView());
+    try {
+      return await run(viewer);
+    } catch (error) {
+      return reply(explain(error));
+    }
+  }
+
+  const card = (actor: ChatActor, kind: string, refId: string) => ({
+    platform: actor.platform,
+    channelId: actor.channelId,
+    kind,
+    refId,
+  });
+
+  return {
+    async command(actor, text) {
+      let command: ReturnType<typeof parseCommand>;
+      try {
+        command = parseCommand(text);
+      } catch (error) {
+        return reply(explain(error));
+      }
+      if (command.name === 'help') return reply(helpView());
+      if (command.name === 'link') {
+        try {
+          const member = await redeemChatLinkCode(db, actor, command.code);
+          return reply(messageView(`Linked: you act as ${member.name} (${member.role}) in this workspace.`, 'good'));
+        } catch (error) {
+          return reply(explain(error));
+        }
+      }
+      return guarded(actor, async (viewer) => {
+        const channel = await channelLink(db, actor);
+        const projectId = channel && channel.workspaceId === viewer.workspaceId ? channel.projectId : null;
+        switch (command.name) {
+          case 'post': {
+            if (!command.inline) return { kind: 'form', form: postJobForm() };
+            const job = await postJob(
+              db,
+              viewer,
+              {
+                projectId: projectId ? `prj_${projectId}` : undefined,
+                title: command.inline.title,
+                description: command.inline.description ?? command.inline.title,
+                budget: command.inline.budget,
+                requiredSkills: command.inline.skills,
+                visibility: command.inline.visibility,
+                deadline: command.inline.deadline,
+              },
+              { autoApproveHours: config.AUTO_APPROVE_HOURS },
+            );
+            return reply(jobPostedView({ ...job, id: `job_${job.id}` }));
+          }
+          case 'jobs': {
+            const { jobs, hasMore } = await listOpenJobs(db, viewer, { projectId, page: command.page });
+            return reply(jobListView(jobs, command.page, hasMore));
+          }
+          case 'bids': {
+            const { jobTitle, bids } = await bidsForJob(db, viewer, command.job);
+            return reply(...bidsView(jobTitle, bids));
+          }
+          case 'status':
+            return reply(statusView(await jobStatus(db, viewer, command.job)));
+          case 'connect': {
+            const project = await connectChannel(db, viewer, actor, command.project);
+            return reply(
+              messageView(`This channel now receives the events of project “${project.name}”.`, 'good', false),
+            );
+          }
+          case 'wallet':
+            return reply(walletView(await workspaceWallet(db, viewer.workspaceId)));
+        }
+      });
+    },
+
+    async button(actor, buttonId) {
+      const [area, action, ref] = buttonId.split(':');
+      if (!area || !action || !ref) return reply(messageView('This button is not recognised.', 'warning'));
+      return guarded(actor, async (viewer) => {
+        if (area === 'jobs' && action === 'page') {
+          const channel = await channelLink(db, actor);
+          const { jobs, hasMore } = await listOpenJobs(db, viewer, {
+            projectId: channel?.projectId ?? null,
+            page: Number(ref) || 1,
+          });
+          return reply(jobListView(jobs, Number(ref) || 1, hasMore));
+        }
+        if (area === 'bid' && (action === 'accept' || action === 'reject')) {
+          const bidId = decodeId('Bid', ref);
+          const alreadyDecided = async () => {
+            // Second click (or decided elsewhere): say who decided; change nothing.
+            const summary = await bidSummaryById(db, bidId);
+            const by = await decisionOf(db, 'bid', bidId);
+            return {
+              kind: 'update',
+              view: bidCardView(summary, { status: summary.status, by }),
+              notice: messageView(
+                `This bid is already ${summary.status}${by ? ` (decided by ${by})` : ''}. Nothing changed.`,
+              ),
+            } satisfies ChatResult;
+          };
+          const current = await visibleBidSummary(db, viewer, bidId);
+          if (current.status !== 'PENDING') return alreadyDecided();
+          try {
+            if (action === 'accept')
+              await acceptBid(db, viewer, ref, { idempotencyKey: `chat:${actor.platform}:${bidId}:accept` });
+            else await rejectBid(db, viewer, ref);
+          } catch (error) {
+            if (isDomainError(error) && error.name === 'InvalidStateError') return alreadyDecided();
+            throw error;
+          }
+          const by = await recordDecision(db, card(actor, 'bid', bidId), actor.userName);
+          const summary = await bidSummaryById(db, bidId);
+          return { kind: 'update', view: bidCardView(summary, { status: summary.status, by }) };
+        }
+        if (area === 'review') {
+          const executionId = decodeId('Execution', ref);
+          const already = await decisionOf(db, 'review', executionId);
+          if (already) {
+            return reply(messageView(`This result was already reviewed by ${already}. Nothing changed.`));
+          }
+          return { kind: 'form', form: reviewForm(ref, action) };
+        }
+        if (area === 'input' && action === 'answer') {
+          const q = await visibleInputRequest(db, viewer, decodeId('InputRequest', ref));
+          if (q.answer)
+            return reply(messageView(`Already answered${q.answeredBy ? ` by ${q.answeredBy}` : ''}: ${q.answer}`));
+          return { kind: 'form', form: answerForm(ref, q.question) };
+        }
+        return reply(messageView('This button is not recognised.', 'warning'));
+      });
+    },
+
+    async submit(actor, formId, values) {
+      const [area, action, ref] = formId.split(':');
+      return guarded(actor, async (viewer) => {
+        if (area === 'job' && action === 'post') {
+          const budget = Number(values.budget);
+          if (!Number.isInteger(budget) || budget < 1)
+            return { kind: 'form-errors', errors: { budget: 'Enter whole credits, at least 1' } };
+          const channel = await channelLink(db, actor);
+          try {
+            const job = await postJob(
+              db,
+              viewer,
+              {
+                projectId:
+                  channel?.projectId && channel.workspaceId === viewer.workspaceId
+                    ? `prj_${channel.projectId}`
+                    : undefined,
+                title: values.title ?? '',
+                description: values.description || values.title || '',
+                budget,
+                requiredSkills: (values.skills ?? '')
+                  .split(',')
+                  .map((s) => s.trim())
+                  .filter(Boolean),
+                visibility: (values.visibility || 'WORKSPACE') as 'WORKSPACE',
+                deadline: values.deadline ? `${values.deadline}T23:59:59Z` : undefined,
+              },
+              { autoApproveHours: config.AUTO_APPROVE_HOURS },
+            );
+            return reply({ ...jobPostedView({ ...job, id: `job_${job.id}` }), ephemeral: false });
+          } catch (error) {
+            const issues = (error as { issues?: { path: string[]; message: string }[] }).issues;
+            if (issues?.length) {
+              const map: Record<string, string> = { requiredSkills: 'skills' };
+              return {
+                kind: 'form-errors',
+                errors: Object.fromEntries(
+                  issues.map((i) => [map[i.path[1] ?? ''] ?? i.path[1] ?? 'title', i.message]),
+                ),
+              };
+            }
+            throw error;
+          }
+        }
+        if (area === 'review' && ref) {
+          const executionId = decodeId('Execution', ref);
+          const rating = values.rating ? Number(values.rating) : undefined;
+          await reviewExecution(
+            db,
+            viewer,
+            ref,
+            {
+              decision: action as 'ACCEPT',
+              rating,
+              notes: values.notes ?? '',
+              idempotencyKey: `chat:${actor.platform}:${executionId}:${action}:${viewer.memberId}`,
+            },
+            policy,
+          );
+          const by = await recordDecision(db, card(actor, 'review', executionId), actor.userName);
+          return {
+            kind: 'update',
+            view: reviewCardView(await reviewSummary(db, executionId), { decision: action!, by }),
+          };
+        }
+        if (area === 'input' && ref) {
+          await provideInput(db, viewer, ref, values.answer ?? '');
+          const q = await inputRequestSummary(db, decodeId('InputRequest', ref));
+          await recordDecision(db, card(actor, 'input', decodeId('InputRequest', ref)), actor.userName);
+          return { kind: 'update', view: inputRequestView(q, { answer: q.answer ?? '', by: actor.userName }) };
+        }
+        return reply(messageView('This form is not recognised.', 'warning'));
+      });
+    },
+  };
+}

@@ -1,0 +1,204 @@
+import type { Database, Tx } from '../../db/client.ts';
+import type { ChatPlatform } from '../../generated/prisma/enums.ts';
+import type { Logger } from '../../log.ts';
+import {
+  bidSummaryById,
+  channelsForJob,
+  decisionOf,
+  findChatMessage,
+  inputRequestSummary,
+  progressSummary,
+  reviewSummary,
+  saveChatMessage,
+} from '../../services/chat.ts';
+import type { View } from './view.ts';
+import { bidCardView, inputRequestView, jobPostedView, progressView, reviewCardView } from './views.ts';
+
+/** How a platform posts and edits channel messages (Slack Web API, Discord REST). */
+export interface ChatTransport {
+  post(channelId: string, view: View): Promise<string>;
+  update(channelId: string, messageId: string, view: View): Promise<void>;
+}
+
+const LOCK = 72707371;
+const PROGRESS_EVENTS = new Set(['ExecutionProgressed', 'StepAdded', 'ToolCallRecorded', 'ResultSubmitted']);
+
+/**
+ * Posts job events to connected channels (Slack and Discord alike) from the outbox: each event is
+ * handled once across all processes (advisory lock + `chatAt`), in commit-id order. Cards are
+ * remembered (ChatMessage) so they are updated in place, and live progress is one message per
+ * execution, edited at most once per `throttleMs` (chat rate limits).
+ */
+export function createChatNotifier(deps: {
+  database: Database;
+  transports: Partial<Record<ChatPlatform, ChatTransport>>;
+  log: Logger;
+  throttleMs?: number;
+  pollMs?: number;
+}) {
+  const { database, transports, log } = deps;
+  const db = database.prisma;
+  const throttleMs = deps.throttleMs ?? 3_000;
+  const lastProgress = new Map<string, number>();
+  const pendingProgress = new Map<string, NodeJS.Timeout>();
+  let stopped = false;
+
+  async function upsertCard(platform: ChatPlatform, channelId: string, kind: string, refId: string, view: View) {
+    const transport = transports[platform];
+    if (!transport) return;
+    const existing = await findChatMessage(db, { platform, channelId, kind, refId });
+    if (existing) await transport.update(channelId, existing.messageId, view);
+    else await saveChatMessage(db, { platform, channelId, kind, refId }, await transport.post(channelId, view));
+  }
+
+  async function renderProgress(executionId: string, channels: { platform: ChatPlatform; channelId: string }[]) {
+    lastProgress.set(executionId, Date.now());
+    const view = progressView(await progressSummary(db, executionId));
+    for (const c of channels) await upsertCard(c.platform, c.channelId, 'progress', executionId, view);
+  }
+
+  /** Throttled: the first update goes out now, later ones coalesce into one per window. */
+  function scheduleProgress(
+    executionId: string,
+    channels: { platform: ChatPlatform; channelId: string }[],
+    final: boolean,
+  ) {
+    const since = Date.now() - (lastProgress.get(executionId) ?? 0);
+    if (final || since >= throttleMs) {
+      clearTimeout(pendingProgress.get(executionId));
+      pendingProgress.delete(executionId);
+      return renderProgress(executionId, channels);
+    }
+    if (!pendingProgress.has(executionId)) {
+      const timer = setTimeout(() => {
+        pendingProgress.delete(executionId);
+        if (!stopped)
+          renderProgress(executionId, channels).catch((error) =>
+            log.warn({ err: error }, 'chat progress update failed'),
+          );
+      }, throttleMs - since);
+      timer.unref();
+      pendingProgress.set(executionId, timer);
+    }
+  }
+
+  async function handle(tx: Tx, event: { type: string; jobId: string | null; payload: unknown }) {
+    if (!event.jobId) return;
+    const job = await tx.job.findUnique({
+      where: { id: event.jobId },
+      select: {
+        id: true,
+        workspaceId: true,
+        projectId: true,
+        title: true,
+        status: true,
+        budget: true,
+        requiredSkills: true,
+        visibility: true,
+        deadline: true,
+      },
+    });
+    if (!job) return;
+    const channels = (await channelsForJob(tx, job)).filter((c) => transports[c.platform]);
+    if (channels.length === 0) return;
+    const data = (event.payload ?? {}) as Record<string, unknown>;
+    const each = async (kind: string, refId: string, view: View) => {
+      for (const c of channels) await upsertCard(c.platform, c.channelId, kind, refId, view);
+    };
+    switch (event.type) {
+      case 'JobPosted':
+        return each('job', job.id, jobPostedView({ ...job, id: `job_${job.id}` }));
+      case 'BidPlaced':
+      case 'BidAccepted':
+      case 'BidRejected':
+      case 'BidWithdrawn': {
+        const bidId = data.bidId as string;
+        const summary = await bidSummaryById(tx, bidId);
+        const decided =
+          summary.status === 'PENDING' ? undefined : { status: summary.status, by: await decisionOf(tx, 'bid', bidId) };
+        return each('bid', bidId, bidCardView(summary, decided));
+      }
+      case 'InputRequested':
+      case 'InputProvided': {
+        const id = (data.inputRequest as { id: string }).id;
+        const q = await inputRequestSummary(tx, id);
+        return each('input', id, inputRequestView(q, q.answer ? { answer: q.answer, by: q.answeredBy } : undefined));
+      }
+      case 'ExecutionReviewed': {
+        const executionId = data.executionId as string;
+        const by = await decisionOf(tx, 'review', executionId);
+        await each(
+          'review',
+          executionId,
+          reviewCardView(await reviewSummary(tx, executionId), {
+            decision: String(data.decision),
+            by: by ?? (data.automatic ? 'auto-approval' : null),
+          }),
+        );
+        return scheduleProgress(executionId, channels, true);
+      }
+      default:
+        if (PROGRESS_EVENTS.has(event.type) && data.executionId) {
+          const executionId = data.executionId as string;
+          if (event.type === 'ResultSubmitted') {
+            await each('review', executionId, reviewCardView(await reviewSummary(tx, executionId)));
+          }
+          const final = event.type === 'ResultSubmitted' || data.status === 'FAILED';
+          return scheduleProgress(executionId, channels, final);
+        }
+    }
+  }
+
+  /** One round: handle pending events in id order; a failing platform call is retried next round. */
+  async function runOnce(): Promise<number> {
+    return db.$transaction(
+      async (tx) => {
+        const [lock] = await tx.$queryRaw<{ locked: boolean }[]>`SELECT pg_try_advisory_xact_lock(${LOCK}) AS locked`;
+        if (!lock?.locked) return 0;
+        const events = await tx.outboxEvent.findMany({ where: { chatAt: null }, orderBy: { id: 'asc' }, take: 50 });
+        let handled = 0;
+        for (const event of events) {
+          try {
+            await handle(tx, event);
+          } catch (error) {
+            log.warn({ err: error, eventId: event.eventId, type: event.type }, 'chat notification failed; will retry');
+            break;
+          }
+          await tx.outboxEvent.update({ where: { id: event.id }, data: { chatAt: new Date() } });
+          handled++;
+        }
+        return handled;
+      },
+      { timeout: 60_000 },
+    );
+  }
+
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<unknown> | null = null;
+  let unlisten: (() => Promise<void>) | undefined;
+  const kick = () => {
+    if (stopped || running) return;
+    running = runOnce()
+      .catch((error) => log.warn({ err: error }, 'chat notifier round failed'))
+      .finally(() => {
+        running = null;
+      });
+  };
+
+  return {
+    runOnce,
+    async start() {
+      unlisten = await database.listen('agentwork_outbox', kick).catch(() => undefined);
+      timer = setInterval(kick, deps.pollMs ?? 1_000);
+      timer.unref();
+      kick();
+    },
+    async stop() {
+      stopped = true;
+      clearInterval(timer);
+      for (const t of pendingProgress.values()) clearTimeout(t);
+      await unlisten?.();
+      await running;
+    },
+  };
+}
