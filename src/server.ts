@@ -8,6 +8,7 @@ import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import { WebSocketServer } from 'ws';
 import { createChatApp } from './bots/core/chat-app.ts';
 import { type ChatTransport, createChatNotifier } from './bots/core/notifier.ts';
+import { createDiscordBot } from './bots/discord/bot.ts';
 import { createSlackBot } from './bots/slack/app.ts';
 import { type Config, graphiqlEnabled } from './config.ts';
 import { type Database, openDatabase } from './db/client.ts';
@@ -38,7 +39,7 @@ export interface BuildOptions {
 
 export interface App {
   config: Config;
-  /** Chat transports by platform (the Discord adapter registers itself here). */
+  /** Chat transports by platform. */
   chatTransports: Partial<Record<'SLACK' | 'DISCORD', ChatTransport>>;
   db: Database;
   pubsub: PubSub;
@@ -117,6 +118,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const slack = createSlackBot(config, chat, log);
   const transports: Partial<Record<'SLACK' | 'DISCORD', ChatTransport>> = {};
   if (slack) transports.SLACK = slack.transport;
+  const discord = createDiscordBot(config, chat, log);
+  if (discord) transports.DISCORD = discord.transport;
   let notifier: ReturnType<typeof createChatNotifier> | undefined;
 
   const inFlight = new Set<ServerResponse>();
@@ -156,6 +159,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
             'cache-control': 'public, max-age=3600',
           });
           return createReadStream(liveAssetPath()).pipe(res);
+        }
+        if (path === '/discord/interactions' && discord?.requestListener) {
+          return discord.requestListener(req, res);
         }
         if (path === '/slack/events' && slack?.requestListener) {
           return slack.requestListener(req, res);
@@ -241,6 +247,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
         await notifier.start();
       }
       await slack?.start();
+      await discord?.start();
       const policy = { feeBps: config.PLATFORM_FEE_BPS, maxChangeRequests: config.MAX_CHANGE_REQUESTS };
       scheduler = startScheduler(db.prisma, log, [
         { name: 'expire-jobs', everyMs: 30_000, run: (d, now) => expireJobs(d, now) },
@@ -322,6 +329,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       await dispatcher?.stop();
       await notifier?.stop();
       await slack?.stop();
+      await discord?.stop();
       await yoga.dispose();
       if (!options.pubsub) await pubsub.close();
       if (!options.database) await db.close();
