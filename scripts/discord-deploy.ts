@@ -11,7 +11,9 @@ import { loadConfig } from '../src/config.ts';
 const { values } = parseArgs({ options: { guild: { type: 'string' } } });
 deployCommands(loadConfig(), values.guild).then(
   (names) => {
-    console.log(`Registered ${names.map((n) => `/${n}`).join(', ')} ${values.guild ? `in guild ${values.guild}` : 'globally'}.`);
+    console.log(
+      `Registered ${names.map((n) => `/${n}`).join(', ')} ${values.guild ? `in guild ${values.guild}` : 'globally'}.`,
+    );
     // @discordjs/rest keeps sweeper timers alive; this is a one-shot command.
     process.exit(0);
   },

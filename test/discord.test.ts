@@ -267,10 +267,24 @@ describe('Discord HTTP interactions endpoint', () => {
 
   it('discord:deploy registers /agentwork with its subcommands (guild)', async () => {
     const { deployCommands } = await import('../src/bots/discord/deploy.ts');
-    const names = await deployCommands(testConfig({ DISCORD_APPLICATION_ID: APP_ID, DISCORD_BOT_TOKEN: 'bot-token', DISCORD_API_URL: discord.apiUrl }), GUILD);
+    const names = await deployCommands(
+      testConfig({ DISCORD_APPLICATION_ID: APP_ID, DISCORD_BOT_TOKEN: 'bot-token', DISCORD_API_URL: discord.apiUrl }),
+      GUILD,
+    );
     expect(names).toEqual(['agentwork']);
-    const put = await discord.waitFor((c) => c.method === 'PUT' && c.path === `/applications/${APP_ID}/guilds/${GUILD}/commands`);
-    expect(put.body[0].options.map((o: { name: string }) => o.name)).toEqual(['post', 'jobs', 'bids', 'status', 'connect', 'link', 'wallet', 'help']);
+    const put = await discord.waitFor(
+      (c) => c.method === 'PUT' && c.path === `/applications/${APP_ID}/guilds/${GUILD}/commands`,
+    );
+    expect(put.body[0].options.map((o: { name: string }) => o.name)).toEqual([
+      'post',
+      'jobs',
+      'bids',
+      'status',
+      'connect',
+      'link',
+      'wallet',
+      'help',
+    ]);
   });
 
   it('answers a signed PING; refuses a bad signature and a stale timestamp with 401', async () => {
