@@ -295,6 +295,37 @@ describe('Slack bot', () => {
     expect((await db.database.prisma.bid.findUniqueOrThrow({ where: { id: bidId.slice(4) } })).status).toBe('PENDING');
   });
 
+  it('a Slack outage delays channel notices but does not drop or duplicate them', async () => {
+    slack.failNext('chat.postMessage', 3);
+    const agent = await createAgentFixture(db.database.prisma, ws, { name: 'PatientBot' });
+    const research = await db.database.prisma.project.findFirstOrThrow({
+      where: { workspaceId: ws.workspaceId, name: 'Research' },
+    });
+    const posted = await gql(
+      app,
+      `mutation($p: ID!) { postJob(input: { projectId: $p, title: "Outage job", description: "x", budget: 20 }) { ... on PostJobPayload { job { id } } } }`,
+      { p: `prj_${research.id}` },
+      ws.ownerKey,
+    );
+    const bid = await gql(
+      app,
+      `mutation($i: PlaceBidInput!) { placeBid(input: $i) { __typename } }`,
+      { i: { jobId: posted.data.postJob.job.id, message: 'x', estimatedMinutes: 5, requestedCredits: 10 } },
+      agent.key,
+    );
+    expect(bid.data.placeBid.__typename).toBe('PlaceBidPayload');
+    await slack.waitFor(
+      (c) => c.method === 'chat.postMessage' && JSON.stringify(c.args.blocks ?? '').includes('PatientBot'),
+      15_000,
+    );
+    await new Promise((r) => setTimeout(r, 500));
+    expect(
+      slack.calls.filter(
+        (c) => c.method === 'chat.postMessage' && JSON.stringify(c.args.blocks ?? '').includes('PatientBot'),
+      ),
+    ).toHaveLength(1);
+  });
+
   it('inline /agentwork post, jobs, status, wallet and help answer in the channel', async () => {
     await command('post Summarise reviews --budget 40 --skills summarization --visibility public');
     await slack.waitFor((c) => c.method === 'chat.postMessage' && String(c.args.text).includes('Summarise reviews'));

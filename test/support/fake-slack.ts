@@ -16,6 +16,7 @@ export async function startFakeSlack() {
   const responses: Record<string, any>[] = [];
   let ts = 1_700_000_000;
   let socketUrl = '';
+  const failures = new Map<string, number>();
   const server: Server = createServer((req, res) => {
     let body = '';
     req.on('data', (c) => (body += c));
@@ -32,6 +33,13 @@ export async function startFakeSlack() {
       if (ctype.includes('application/json')) Object.assign(args, JSON.parse(body || '{}'));
       else for (const [k, v] of new URLSearchParams(body)) args[k] = /^[[{]/.test(v) ? JSON.parse(v) : v;
       calls.push({ method, args });
+      if ((failures.get(method) ?? 0) > 0) {
+        failures.set(method, failures.get(method)! - 1);
+        res
+          .writeHead(503, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ ok: false, error: 'service_unavailable' }));
+        return;
+      }
       const answer: Record<string, unknown> = { ok: true };
       if (method === 'chat.postMessage') Object.assign(answer, { ts: `${++ts}.000100`, channel: args.channel });
       if (method === 'chat.update') Object.assign(answer, { ts: args.ts, channel: args.channel });
@@ -47,6 +55,10 @@ export async function startFakeSlack() {
     responseUrl: () => `${base}/respond/${responses.length}-${Math.random().toString(36).slice(2)}`,
     calls,
     responses,
+    /** Makes the next `count` calls of `method` fail with 503 (a Slack outage). */
+    failNext(method: string, count: number) {
+      failures.set(method, count);
+    },
     /** Where apps.connections.open sends Socket Mode clients. */
     setSocketUrl(url: string) {
       socketUrl = url;

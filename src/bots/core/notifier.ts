@@ -40,6 +40,10 @@ export function createChatNotifier(deps: {
   const db = database.prisma;
   const throttleMs = deps.throttleMs ?? 3_000;
   const lastProgress = new Map<string, number>();
+  // A platform outage delays notices (exponential backoff, or the platform's Retry-After), never drops them:
+  // the failed event stays pending (chatAt null) and is retried in order.
+  let failures = 0;
+  let pausedUntil = 0;
   const pendingProgress = new Map<string, NodeJS.Timeout>();
   let stopped = false;
 
@@ -160,8 +164,17 @@ export function createChatNotifier(deps: {
         for (const event of events) {
           try {
             await handle(tx, event);
+            failures = 0;
           } catch (error) {
-            log.warn({ err: error, eventId: event.eventId, type: event.type }, 'chat notification failed; will retry');
+            failures++;
+            const retryAfter = Number((error as { retryAfter?: number }).retryAfter);
+            const delay =
+              Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : Math.min(60_000, 500 * 2 ** failures);
+            pausedUntil = Date.now() + delay;
+            log.warn(
+              { err: error, eventId: event.eventId, type: event.type, retryInMs: delay },
+              'chat notification failed; will retry',
+            );
             break;
           }
           await tx.outboxEvent.update({ where: { id: event.id }, data: { chatAt: new Date() } });
@@ -177,7 +190,7 @@ export function createChatNotifier(deps: {
   let running: Promise<unknown> | null = null;
   let unlisten: (() => Promise<void>) | undefined;
   const kick = () => {
-    if (stopped || running) return;
+    if (stopped || running || Date.now() < pausedUntil) return;
     running = runOnce()
       .catch((error) => log.warn({ err: error }, 'chat notifier round failed'))
       .finally(() => {
