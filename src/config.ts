@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { allowListProblem } from './services/ssrf.ts';
 
 /**
  * The whole runtime configuration, read from the environment once at start.
@@ -51,6 +52,12 @@ const envSchema = z.object({
   OUTBOX_DISPATCHER: bool.default(true),
   /** Safety-net poll of the outbox (NOTIFY wakes the dispatcher at once). */
   OUTBOX_POLL_MS: z.coerce.number().int().min(10).max(60_000).default(500),
+  /** Deliver outbound webhooks from this process (any number of processes may; each delivery goes out once at a time). */
+  WEBHOOK_WORKER: bool.default(true),
+  /** Comma-separated host names, IPs or CIDRs that webhooks may reach despite the SSRF guard (development/tests, e.g. `127.0.0.1`). */
+  WEBHOOK_ALLOW_HOSTS: optionalString.superRefine((v, ctx) =>
+    allowListProblem(v, (message) => ctx.addIssue({ code: 'custom', message })),
+  ),
   /** graphql-ws: close with 4408 when connection_init does not arrive in time. */
   WS_INIT_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
   /** Default delay before a submitted result is accepted automatically. */

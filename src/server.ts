@@ -15,7 +15,9 @@ import { type Database, openDatabase } from './db/client.ts';
 import { runMigrations } from './db/migrate.ts';
 import { LIVE_ASSET_URL, liveAssetPath, livePageHtml } from './live/page.ts';
 import { createLogger, type Logger } from './log.ts';
+import { handleMcpHttp } from './mcp/http.ts';
 import { requestScope } from './request-context.ts';
+import { restPlugins } from './rest/index.ts';
 import type { Context } from './schema/context.ts';
 import { maskError } from './schema/errors-mask.ts';
 import { schema } from './schema/index.ts';
@@ -26,7 +28,9 @@ import { type Dispatcher, startDispatcher } from './services/outbox.ts';
 import { createPubSub, type PubSub } from './services/pubsub.ts';
 import { autoApprove } from './services/reviews.ts';
 import { startScheduler } from './services/scheduler.ts';
+import { parseAllowList } from './services/ssrf.ts';
 import type { Viewer } from './services/viewer.ts';
+import { createWebhookWorker, type WebhookWorker } from './services/webhooks.ts';
 
 export interface BuildOptions {
   /** Use this database instead of opening one from the config (tests share one per file). */
@@ -92,6 +96,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       error: (...args) => log.error({ detail: args }, 'yoga'),
     },
     maskedErrors: { maskError },
+    // REST mirror of the agent-facing operations + OpenAPI under /api (src/rest).
+    plugins: restPlugins(),
     context: async ({ request, requestId, viewer }) => {
       const scope = requestScope.getStore();
       let resolvedViewer = viewer;
@@ -153,6 +159,13 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
           });
           return res.end(livePageHtml(live[1]!));
         }
+        if (path === '/mcp') {
+          // MCP over Streamable HTTP (agent keys); tools run the GraphQL API in process (src/mcp).
+          return await handleMcpHttp(req, res, {
+            authenticate: viewerFor,
+            fetch: async (url, init) => yoga.fetch(url, init),
+          });
+        }
         if (path === LIVE_ASSET_URL) {
           res.writeHead(200, {
             'content-type': 'text/javascript; charset=utf-8',
@@ -208,6 +221,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
 
   let scheduler: { stop(): Promise<void> } | undefined;
   let dispatcher: Dispatcher | undefined;
+  let webhookWorker: WebhookWorker | undefined;
   let server: Server | undefined;
   let wss: WebSocketServer | undefined;
   let wsDispose: { dispose(): void | Promise<void> } | undefined;
@@ -241,6 +255,10 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       await migrateOnce();
       if (config.OUTBOX_DISPATCHER) {
         dispatcher = await startDispatcher(db, pubsub, log, { pollMs: config.OUTBOX_POLL_MS });
+      }
+      if (config.WEBHOOK_WORKER) {
+        webhookWorker = createWebhookWorker(db, log, { allowHosts: parseAllowList(config.WEBHOOK_ALLOW_HOSTS) });
+        await webhookWorker.start();
       }
       if (Object.keys(transports).length > 0) {
         notifier = createChatNotifier({ database: db, transports, log, throttleMs: config.CHAT_PROGRESS_THROTTLE_MS });
@@ -327,6 +345,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
         await closed;
       }
       await dispatcher?.stop();
+      await webhookWorker?.stop();
       await notifier?.stop();
       await slack?.stop();
       await discord?.stop();

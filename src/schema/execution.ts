@@ -8,7 +8,7 @@ import {
   startExecution,
   submitResult,
 } from '../services/executions.ts';
-import { canSeeExecution } from '../services/visibility.ts';
+import { canSeeExecution, isPosterSide } from '../services/visibility.ts';
 import { builder } from './builder.ts';
 import type { Context } from './context.ts';
 import { COMMON_ERRORS } from './errors.ts';
@@ -143,14 +143,11 @@ builder.prismaObjectField('Job', 'execution', (t) =>
     nullable: true,
     description: 'The current (latest) execution; visible to the posting workspace and the assigned agent only.',
     select: { workspaceId: true },
-    resolve: async (query, job, _args, ctx: Context) => {
-      const latest = await ctx.db.execution.findFirst({
-        where: { jobId: job.id },
-        orderBy: { startedAt: 'desc' },
-        select: { id: true, agentId: true },
-      });
-      if (!latest || !canSeeExecution(ctx.viewer, job, latest)) return null;
-      return ctx.db.execution.findUnique({ ...query, where: { id: latest.id } });
+    resolve: (query, job, _args, ctx: Context) => {
+      // The same rule as canSeeExecution, as a filter: the posting workspace sees it, an agent only its own.
+      const v = ctx.viewer;
+      const who = isPosterSide(v, job) ? {} : v.kind === 'agent' ? { agentId: v.agentId } : { id: '' };
+      return ctx.db.execution.findFirst({ ...query, where: { jobId: job.id, ...who }, orderBy: { startedAt: 'desc' } });
     },
   }),
 );

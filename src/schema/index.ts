@@ -11,5 +11,6 @@ import './events.ts';
 import './review.ts';
 import './wallet.ts';
 import './chat.ts';
+import './webhooks.ts';
 
 export const schema = builder.toSchema({ sortSchema: true });

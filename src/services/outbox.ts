@@ -2,6 +2,7 @@ import type { Database } from '../db/client.ts';
 import type { OutboxEvent } from '../generated/prisma/client.ts';
 import type { Logger } from '../log.ts';
 import type { EventMessage, PubSub } from './pubsub.ts';
+import { enqueueDeliveries } from './webhooks.ts';
 
 /** Events that also go to the concerned agent's own stream (`agentEvents`, agent webhooks). */
 export const AGENT_EVENT_TYPES = new Set([
@@ -56,7 +57,10 @@ export async function dispatchOnce(db: Database, pubsub: PubSub): Promise<number
     if (!lock?.locked) return 0;
     const events = await tx.outboxEvent.findMany({ where: { publishedAt: null }, orderBy: { id: 'asc' }, take: BATCH });
     if (events.length === 0) return 0;
-    for (const event of events) await publishEvent(pubsub, toMessage(event));
+    const messages = events.map(toMessage);
+    for (const message of messages) await publishEvent(pubsub, message);
+    // Outbound webhooks: their deliveries commit with the events' `publishedAt` (see webhooks.ts).
+    await enqueueDeliveries(tx, messages);
     await tx.outboxEvent.updateMany({
       where: { id: { in: events.map((e) => e.id) } },
       data: { publishedAt: new Date() },

@@ -1,0 +1,440 @@
+/**
+ * The REST mirror of the agent-facing API under `/api`, for frameworks that prefer plain HTTP: SOFA
+ * (@graphql-yoga/plugin-sofa) turns the same schema's operations into routes and an OpenAPI document
+ * (`GET /api/openapi.json`), executing them through yoga with the same auth, visibility and errors.
+ * Plus the RFC's `POST /api/agents/register` (a flat body, framework in any case) as an explicit route.
+ */
+
+import { createRequire } from 'node:module';
+import { useSofa } from '@graphql-yoga/plugin-sofa';
+import type {
+  GraphQLFieldConfigMap,
+  GraphQLInterfaceType as GraphQLInterfaceTypeT,
+  GraphQLNamedType,
+  GraphQLObjectType as GraphQLObjectTypeT,
+  GraphQLOutputType,
+  GraphQLSchema as GraphQLSchemaT,
+} from 'graphql';
+import type { Plugin } from 'graphql-yoga';
+import { z } from 'zod';
+
+// The schema's own copy of graphql-js (CommonJS, as Pothos loads it): test runners that resolve `graphql` to its
+// ESM build would otherwise hand us a second realm, and graphql-js refuses to mix types across realms.
+const {
+  GraphQLInterfaceType,
+  GraphQLList,
+  GraphQLNonNull,
+  GraphQLObjectType,
+  GraphQLSchema,
+  GraphQLString,
+  GraphQLUnionType,
+  isInterfaceType,
+  isListType,
+  isNonNullType,
+  isObjectType,
+  isUnionType,
+}: typeof import('graphql') = createRequire(import.meta.url)('graphql');
+
+export const REST_BASE = '/api';
+
+/** Operations an agent uses, mirrored as REST routes. Everything else stays GraphQL-only. */
+const AGENT_QUERIES = ['viewer', 'jobs', 'job', 'recommendedJobs', 'wallet', 'agent', 'agents'];
+const AGENT_MUTATIONS = [
+  'placeBid',
+  'withdrawBid',
+  'startExecution',
+  'reportProgress',
+  'recordToolCall',
+  'requestInput',
+  'submitResult',
+  'failExecution',
+  'setAgentStatus',
+  'updateAgent',
+  'openDispute',
+];
+
+/** RESTful paths (SOFA's defaults would be `/place-bid`, `/report-progress`, ...). */
+const ROUTES: Record<string, { method: 'GET' | 'POST' | 'PATCH' | 'PUT'; path: string; tags: string[] }> = {
+  'Query.viewer': { method: 'GET', path: '/viewer', tags: ['agents'] },
+  'Query.agent': { method: 'GET', path: '/agents/:id', tags: ['agents'] },
+  'Query.agents': { method: 'GET', path: '/agents', tags: ['agents'] },
+  'Query.jobs': { method: 'GET', path: '/jobs', tags: ['jobs'] },
+  'Query.job': { method: 'GET', path: '/jobs/:id', tags: ['jobs'] },
+  'Query.recommendedJobs': { method: 'GET', path: '/recommended-jobs', tags: ['jobs'] },
+  'Query.wallet': { method: 'GET', path: '/wallet', tags: ['wallet'] },
+  'Mutation.setAgentStatus': { method: 'PUT', path: '/agent/status', tags: ['agents'] },
+  'Mutation.updateAgent': { method: 'PATCH', path: '/agent', tags: ['agents'] },
+  'Mutation.placeBid': { method: 'POST', path: '/bids', tags: ['bids'] },
+  'Mutation.withdrawBid': { method: 'POST', path: '/bids/:id/withdraw', tags: ['bids'] },
+  'Mutation.startExecution': { method: 'POST', path: '/jobs/:jobId/start', tags: ['executions'] },
+  'Mutation.openDispute': { method: 'POST', path: '/jobs/:jobId/disputes', tags: ['jobs'] },
+  'Mutation.reportProgress': { method: 'POST', path: '/executions/:executionId/progress', tags: ['executions'] },
+  'Mutation.recordToolCall': { method: 'POST', path: '/executions/:executionId/tool-calls', tags: ['executions'] },
+  'Mutation.requestInput': { method: 'POST', path: '/executions/:executionId/input-requests', tags: ['executions'] },
+  'Mutation.submitResult': { method: 'POST', path: '/executions/:executionId/result', tags: ['executions'] },
+  'Mutation.failExecution': { method: 'POST', path: '/executions/:executionId/fail', tags: ['executions'] },
+};
+
+/** HTTP status for the error members of `<Mutation>Result` unions (the GraphQL API answers them with 200). */
+const ERROR_STATUS: Record<string, number> = {
+  ValidationError: 400,
+  ForbiddenError: 403,
+  NotEligibleError: 403,
+  NotFoundError: 404,
+  InvalidStateError: 409,
+  ConflictError: 409,
+  InsufficientCreditsError: 402,
+};
+
+/** HTTP status for GraphQL error codes raised by queries (and auth). */
+const CODE_STATUS: Record<string, number> = {
+  UNAUTHENTICATED: 401,
+  FORBIDDEN: 403,
+  NOT_FOUND: 404,
+  BAD_USER_INPUT: 400,
+  GRAPHQL_VALIDATION_FAILED: 400,
+};
+
+/**
+ * Fields left out of REST answers. SOFA selects every field of every nested type (stopping only at cycles), so
+ * nested lists that take arguments (connections) and back-references are cut here to keep each route's
+ * query and OpenAPI schema small. Query them over GraphQL when needed.
+ */
+const OMITTED_FIELDS = new Set([
+  'Agent.workspace',
+  'Project.workspace',
+  'Workspace.members',
+  'Member.apiKeys',
+  'Member.workspace',
+  'Bid.job',
+  'Bid.relevantExperience',
+  'Execution.job',
+  'Execution.agent',
+  'Review.job',
+  'Review.reviewer',
+  'Dispute.job',
+  'LedgerEntry.job',
+  'Job.excludedAgents',
+  'Job.preferredAgents',
+  'Job.acceptedBid',
+]);
+
+/**
+ * A view of the schema for SOFA: the same resolvers and type names, only the agent-facing root fields (no
+ * subscriptions), and nested types without argument-taking fields and the back-references above.
+ */
+export function agentFacingSchema(schema: GraphQLSchemaT): GraphQLSchemaT {
+  const roots = new Map<GraphQLNamedType | null | undefined, string[]>([
+    [schema.getQueryType(), AGENT_QUERIES],
+    [schema.getMutationType(), AGENT_MUTATIONS],
+  ]);
+  const skipped = new Set<GraphQLNamedType | null | undefined>([schema.getSubscriptionType()]);
+  const rebuilt = new Map<string, GraphQLNamedType>();
+
+  const named = (type: GraphQLNamedType): GraphQLNamedType => rebuilt.get(type.name) ?? type;
+  const wrap = <T extends GraphQLOutputType>(type: T): T => {
+    if (isNonNullType(type)) return new GraphQLNonNull(wrap(type.ofType)) as T;
+    if (isListType(type)) return new GraphQLList(wrap(type.ofType)) as unknown as T;
+    return named(type as GraphQLNamedType) as T;
+  };
+  const fieldsOf = (type: GraphQLObjectTypeT | GraphQLInterfaceTypeT) => () => {
+    const rootFields = roots.get(type);
+    const out: GraphQLFieldConfigMap<unknown, unknown> = {};
+    for (const [name, field] of Object.entries(type.toConfig().fields)) {
+      if (rootFields ? !rootFields.includes(name) : field.args && Object.keys(field.args).length > 0) continue;
+      if (OMITTED_FIELDS.has(`${type.name}.${name}`)) continue;
+      out[name] = { ...field, type: wrap(field.type) };
+    }
+    // REST bodies carry no __typename: name the error type (and the route's status follows from it).
+    if (isObjectType(type) && type.getInterfaces().some((i) => i.name === 'Error')) {
+      out.error = {
+        type: new GraphQLNonNull(GraphQLString),
+        description: 'The error type, e.g. ValidationError (REST only; GraphQL has __typename).',
+        resolve: () => type.name,
+      };
+    }
+    return out;
+  };
+
+  for (const type of Object.values(schema.getTypeMap())) {
+    if (type.name.startsWith('__') || skipped.has(type)) continue;
+    if (isObjectType(type)) {
+      const config = type.toConfig();
+      rebuilt.set(
+        type.name,
+        new GraphQLObjectType({
+          ...config,
+          fields: fieldsOf(type),
+          interfaces: () => config.interfaces.map((i) => named(i) as GraphQLInterfaceTypeT),
+        }),
+      );
+    } else if (isInterfaceType(type)) {
+      const config = type.toConfig();
+      rebuilt.set(
+        type.name,
+        new GraphQLInterfaceType({
+          ...config,
+          fields: fieldsOf(type),
+          interfaces: () => config.interfaces.map((i) => named(i) as GraphQLInterfaceTypeT),
+        }),
+      );
+    } else if (isUnionType(type)) {
+      const config = type.toConfig();
+      rebuilt.set(
+        type.name,
+        new GraphQLUnionType({ ...config, types: () => config.types.map((t) => named(t) as GraphQLObjectTypeT) }),
+      );
+    }
+  }
+  const root = (type: GraphQLObjectTypeT | null | undefined) =>
+    type ? (rebuilt.get(type.name) as GraphQLObjectTypeT) : undefined;
+  return new GraphQLSchema({
+    ...schema.toConfig(),
+    query: root(schema.getQueryType()),
+    mutation: root(schema.getMutationType()),
+    subscription: undefined,
+    types: [...rebuilt.values()].filter((t) => !roots.has(schema.getType(t.name))),
+  });
+}
+
+type SofaOptions = Parameters<typeof useSofa>[0];
+/** The part of yoga's server the register route uses: its request pipeline (auth, masking, ...). */
+type YogaHandle = { handle(request: Request, serverContext: Record<string, unknown>): Promise<Response> | Response };
+
+const json = (status: number, body: unknown, headers: Record<string, string> = {}) =>
+  new Response(JSON.stringify(body), {
+    status,
+    headers: { 'content-type': 'application/json; charset=utf-8', ...headers },
+  });
+
+/** The RFC's registration body: `{ framework: "eliza", name, skills, webhookUrl }` (flat; framework any case). */
+const registerBody = z.object({
+  name: z.string({ error: 'is required' }),
+  framework: z
+    .string()
+    .transform((v) => v.trim().toUpperCase())
+    .pipe(z.enum(['MASTRA', 'ELIZA', 'AUTOGPT', 'CREWAI', 'LANGGRAPH', 'CUSTOM'], { error: 'unknown framework' }))
+    .optional(),
+  description: z.string().optional(),
+  skills: z.array(z.string()).optional(),
+  tools: z.array(z.string()).optional(),
+  languages: z.array(z.string()).optional(),
+  webhookUrl: z.string().optional(),
+  apiEndpoint: z.string().optional(),
+  creditRate: z.number().int().optional(),
+  maxConcurrentJobs: z.number().int().optional(),
+  averageResponseTime: z.number().int().optional(),
+});
+
+const REGISTER_AGENT = `mutation RestRegisterAgent($input: RegisterAgentInput!) {
+  registerAgent(input: $input) {
+    __typename
+    ... on RegisterAgentPayload { apiKey agent { id name description framework skills tools languages status creditRate maxConcurrentJobs webhookUrl apiEndpoint createdAt } }
+    ... on Error { message }
+    ... on ValidationError { issues { path message } }
+  }
+}`;
+
+type GraphQLErrorBody = { message: string; extensions?: { code?: string } };
+
+async function registerAgentRoute(
+  yoga: YogaHandle,
+  request: Request,
+  serverContext: Record<string, unknown>,
+): Promise<Response> {
+  let raw: unknown;
+  try {
+    raw = await request.json();
+  } catch {
+    return json(400, { error: 'ValidationError', message: 'The body must be a JSON object.', issues: [] });
+  }
+  const parsed = registerBody.safeParse(raw);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => ({ path: i.path.map(String), message: i.message }));
+    return json(400, { error: 'ValidationError', message: 'The input is invalid.', issues });
+  }
+  const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json' };
+  const authorization = request.headers.get('authorization');
+  if (authorization) headers.authorization = authorization;
+  const response = await yoga.handle(
+    new Request(new URL('/graphql', request.url), {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ query: REGISTER_AGENT, variables: { input: parsed.data } }),
+    }),
+    serverContext,
+  );
+  const body = (await response.json()) as {
+    data?: { registerAgent?: Record<string, unknown> & { __typename: string } } | null;
+    errors?: GraphQLErrorBody[];
+  };
+  const error = body.errors?.[0];
+  if (error) {
+    const code = error.extensions?.code ?? 'INTERNAL_SERVER_ERROR';
+    const status = response.status >= 400 ? response.status : (CODE_STATUS[code] ?? 500);
+    return json(
+      status,
+      { error: code, message: error.message },
+      status === 401 ? { 'www-authenticate': 'Bearer' } : {},
+    );
+  }
+  const result = body.data?.registerAgent;
+  if (!result) return json(500, { error: 'INTERNAL_SERVER_ERROR', message: 'Unexpected error.' });
+  if (result.__typename === 'RegisterAgentPayload') {
+    const agent = result.agent as { id: string };
+    return json(201, { agentId: agent.id, apiKey: result.apiKey, agent });
+  }
+  const { __typename, ...rest } = result;
+  // Service paths start at the GraphQL argument (`input.skills.1`); this body has no `input` wrapper.
+  const issues = (rest.issues as { path: string[]; message: string }[] | undefined)?.map((issue) => ({
+    ...issue,
+    path: issue.path[0] === 'input' ? issue.path.slice(1) : issue.path,
+  }));
+  return json(ERROR_STATUS[__typename] ?? 400, { error: __typename, ...rest, ...(issues ? { issues } : {}) });
+}
+
+const REGISTER_OPENAPI = {
+  post: {
+    operationId: 'registerAgent',
+    tags: ['agents'],
+    summary: 'Register an agent (member key)',
+    description:
+      'A workspace member registers an agent the workspace owns. The answer carries the agent’s own API key, shown ' +
+      'once. `framework` is accepted in any case (`eliza`, `ELIZA`). Skills are normalised.',
+    requestBody: {
+      required: true,
+      content: {
+        'application/json': {
+          schema: {
+            type: 'object',
+            required: ['name'],
+            properties: {
+              name: { type: 'string' },
+              framework: {
+                type: 'string',
+                example: 'eliza',
+                description: 'mastra, eliza, autogpt, crewai, langgraph, custom',
+              },
+              description: { type: 'string' },
+              skills: { type: 'array', items: { type: 'string' }, example: ['web search', 'summarise'] },
+              tools: { type: 'array', items: { type: 'string' } },
+              languages: { type: 'array', items: { type: 'string' } },
+              webhookUrl: { type: 'string', example: 'https://my-eliza.example.com/webhook' },
+              apiEndpoint: { type: 'string' },
+              creditRate: { type: 'integer' },
+              maxConcurrentJobs: { type: 'integer' },
+              averageResponseTime: { type: 'integer' },
+            },
+          },
+        },
+      },
+    },
+    responses: {
+      '201': {
+        description: 'Registered',
+        content: {
+          'application/json': {
+            schema: {
+              type: 'object',
+              properties: {
+                agentId: { type: 'string' },
+                apiKey: { type: 'string', description: 'The agent’s key. Shown once.' },
+                agent: { $ref: '#/components/schemas/Agent' },
+              },
+            },
+          },
+        },
+      },
+      '400': { description: 'ValidationError: `{ error, message, issues: [{ path, message }] }`' },
+      '401': { description: 'Missing, unknown or revoked key' },
+      '403': { description: 'Not a member key' },
+    },
+  },
+};
+
+/** Yoga plugins for `/api`: the explicit routes and error statuses, then SOFA. Put them in `createYoga({ plugins })`. */
+export function restPlugins(): Plugin[] {
+  let yoga: YogaHandle | undefined;
+  const routes: Plugin = {
+    onYogaInit({ yoga: instance }) {
+      yoga = instance as unknown as YogaHandle;
+    },
+    onRequest({ request, url, endResponse, serverContext }) {
+      if (!url.pathname.startsWith(`${REST_BASE}/`)) return;
+      const path = url.pathname.slice(REST_BASE.length).replace(/\/+$/, '');
+      // SOFA's subscription webhooks would make the server POST to any URL a caller names: not offered.
+      if (path === '/webhook' || path.startsWith('/webhook/')) {
+        return endResponse(json(404, { error: 'NOT_FOUND', message: 'Not found' }));
+      }
+      if (path === '/agents/register') {
+        if (request.method !== 'POST') {
+          return endResponse(json(405, { error: 'METHOD_NOT_ALLOWED', message: 'Use POST' }, { allow: 'POST' }));
+        }
+        return registerAgentRoute(yoga!, request, serverContext as Record<string, unknown>).then(endResponse);
+      }
+    },
+    async onResponse({ request, response, setResponse }) {
+      // Mutation routes answer a result union's error member with 200, like GraphQL; REST wants a 4xx.
+      if (response.status !== 200 || request.method === 'GET') return;
+      if (!new URL(request.url).pathname.startsWith(`${REST_BASE}/`)) return;
+      if (!response.headers.get('content-type')?.includes('json')) return;
+      try {
+        const body = (await response.clone().json()) as { error?: unknown } | null;
+        const status = typeof body?.error === 'string' ? ERROR_STATUS[body.error] : undefined;
+        if (status) setResponse(json(status, body));
+      } catch {
+        // not JSON after all: leave it
+      }
+    },
+  };
+  const sofa = useSofa({
+    basePath: REST_BASE,
+    routes: ROUTES,
+    depthLimit: 1,
+    openAPI: {
+      endpoint: '/openapi.json',
+      info: {
+        title: 'Agentwork REST API',
+        version: '0.5.0',
+        description:
+          'The agent-facing operations of the Agentwork GraphQL API as REST routes (generated by SOFA from the same ' +
+          'schema). Authenticate with `Authorization: Bearer aw_live_...`. Mutation routes answer their typed errors ' +
+          'with 4xx and a body `{ error: "ValidationError", message, issues, ... }`.',
+      },
+      components: {
+        securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'aw_live_... API key' } },
+      },
+      paths: { '/agents/register': REGISTER_OPENAPI },
+      // Passed through into the document (fets' option type does not list it).
+      ...({ security: [{ bearer: [] }] } as object),
+    },
+    // The docs page loads Swagger UI from a CDN; serve the document only (load it in any OpenAPI viewer).
+    swaggerUI: { endpoint: false as unknown as string },
+    errorHandler: ((errors: readonly unknown[]) => {
+      let status = 500;
+      const out = errors.map((error) => {
+        const e = error as {
+          message?: string;
+          extensions?: { code?: string; http?: { status?: number } } & Record<string, unknown>;
+        };
+        const code = e.extensions?.code;
+        const candidate = e.extensions?.http?.status ?? (code ? CODE_STATUS[code] : undefined);
+        if (candidate) status = status === 500 ? candidate : Math.max(status, candidate);
+        const { http: _http, ...extensions } = e.extensions ?? {};
+        return {
+          message: e.message ?? 'Unexpected error.',
+          extensions: { ...extensions, code: code ?? 'INTERNAL_SERVER_ERROR' },
+        };
+      });
+      return json(status, { errors: out }, status === 401 ? { 'www-authenticate': 'Bearer' } : {});
+    }) as unknown as SofaOptions['errorHandler'],
+  });
+  // SOFA builds its routes from the schema it is handed: hand it the agent-facing part only.
+  const agentSofa: Plugin = {
+    ...sofa,
+    onSchemaChange(payload) {
+      sofa.onSchemaChange?.({ ...payload, schema: agentFacingSchema(payload.schema) });
+    },
+  };
+  return [routes, agentSofa];
+}
