@@ -126,6 +126,15 @@ function cpuSeconds(pid: number | undefined): number | null {
     return null;
   }
 }
+/** Microseconds some runnable task waited for a CPU (Linux PSI); null where unavailable. */
+function cpuPressureMicros(): number | null {
+  try {
+    const some = readFileSync('/proc/pressure/cpu', 'utf8').split('\n')[0]!;
+    return Number(/total=(\d+)/.exec(some)?.[1]);
+  } catch {
+    return null;
+  }
+}
 const selfCpuSeconds = () => {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1e6;
@@ -277,6 +286,7 @@ async function measureRun(label: string, servers: Server[], fx: Fixture, db: Db)
   let lateMax = 0;
   const inFlight = new Set<Promise<void>>();
   const loadBefore = loadavg()[0]!;
+  const pressureBefore = cpuPressureMicros();
   const cpuBefore = servers.map((s) => cpuSeconds(s.child.pid));
   const selfBefore = selfCpuSeconds();
   measuring = true;
@@ -307,7 +317,12 @@ async function measureRun(label: string, servers: Server[], fx: Fixture, db: Db)
   const cpuWindow = seconds;
   const cpuAfter = servers.map((s) => cpuSeconds(s.child.pid));
   const selfAfter = selfCpuSeconds();
-  const load = `${loadBefore.toFixed(2)} → ${loadavg()[0]!.toFixed(2)}`;
+  const pressureAfter = cpuPressureMicros();
+  const stalled =
+    pressureBefore === null || pressureAfter === null
+      ? ''
+      : `, CPU pressure ${Math.round((100 * (pressureAfter - pressureBefore)) / 1e6 / cpuWindow)}% (share of the window some task waited for a core)`;
+  const load = `${loadBefore.toFixed(2)} → ${loadavg()[0]!.toFixed(2)}${stalled}`;
 
   // Drain: until everything expected arrived, or nothing new came for 3 s (at most 30 s).
   let expected = 0;

@@ -155,17 +155,40 @@ class RecentIds {
 
 /** Events that can change who may see a job: re-check access when one arrives (and every 10 s). */
 const ACCESS_EVENTS = new Set(['JobUpdated', 'AgentInvited', 'JobStatusChanged']);
-const RECHECK_MS = 10_000;
+/** Safety-net re-check period, spread per subscription so thousands of them never re-check at once. */
+const RECHECK_MS = 30_000;
+const recheckDelay = () => RECHECK_MS * (0.75 + Math.random() * 0.5);
+
+/**
+ * Access facts shared by every subscription of one viewer on one job in this process for a moment:
+ * an access event reaching 1,000 subscribers costs one query, not 1,000.
+ */
+const ACCESS_TTL_MS = 1_000;
+const accessCache = new Map<string, { at: number; value: ReturnType<typeof loadJobAccess> }>();
+function cachedJobAccess(ctx: Context, jobId: string, notBefore: number) {
+  const v = ctx.viewer;
+  const key = `${jobId}:${v.kind}:${v.kind === 'member' ? v.memberId : v.kind === 'agent' ? v.agentId : ''}`;
+  const now = Date.now();
+  const hit = accessCache.get(key);
+  // Never answer from facts loaded before the event that triggered the re-check was written.
+  if (hit && now - hit.at < ACCESS_TTL_MS && hit.at > notBefore) return hit.value;
+  const value = loadJobAccess(ctx.db, v, jobId);
+  accessCache.set(key, { at: now, value });
+  if (accessCache.size > 10_000) {
+    for (const [k, entry] of accessCache) if (now - entry.at >= ACCESS_TTL_MS) accessCache.delete(k);
+  }
+  return value;
+}
 
 async function* jobEventStream(ctx: Context, jobId: string, publicId: string, initial: JobAccessFacts) {
   let facts = initial;
-  let checkedAt = Date.now();
+  let recheckAt = Date.now() + recheckDelay();
   const seen = new RecentIds();
   for await (const message of ctx.pubsub.subscribe('job:event', jobId)) {
     if (!seen.firstTime(message.eventId)) continue;
-    if (ACCESS_EVENTS.has(message.type) || Date.now() - checkedAt > RECHECK_MS) {
-      const access = await loadJobAccess(ctx.db, ctx.viewer, jobId);
-      checkedAt = Date.now();
+    if (ACCESS_EVENTS.has(message.type) || Date.now() > recheckAt) {
+      const access = await cachedJobAccess(ctx, jobId, Date.parse(message.at));
+      recheckAt = Date.now() + recheckDelay();
       if (!access || !canSeeJob(ctx.viewer, access.facts)) {
         yield { ...message, type: 'AccessRevoked', data: { jobId: publicId } };
         return;
