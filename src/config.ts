@@ -42,6 +42,17 @@ const envSchema = z.object({
   /** Platform administrator key (grantCredits, resolving any dispute). Stored nowhere; compared by hash. */
   PLATFORM_ADMIN_KEY: optionalString,
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Schema introspection; default on outside production. */
+  GRAPHQL_INTROSPECTION: bool.optional(),
+  /** Requests per minute per API key (or client address); 0 disables. Shared through Redis when REDIS_URL is set. */
+  RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).max(1_000_000).default(0),
+  /** Largest request body accepted (bytes). */
+  MAX_BODY_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1_024)
+    .max(100 * 1024 * 1024)
+    .default(4 * 1024 * 1024),
   /** GraphiQL at /graphql; default on outside production. */
   GRAPHIQL: bool.optional(),
   /** Public URL of this server, used in chat links and the live page. */

@@ -13,6 +13,7 @@ import { createSlackBot } from './bots/slack/app.ts';
 import { type Config, graphiqlEnabled } from './config.ts';
 import { type Database, openDatabase } from './db/client.ts';
 import { runMigrations } from './db/migrate.ts';
+import { createMetrics, createRateLimiter, rateLimitKey, securityPlugins } from './hardening.ts';
 import { LIVE_ASSET_URL, liveAssetPath, livePageHtml } from './live/page.ts';
 import { createLogger, type Logger } from './log.ts';
 import { handleMcpHttp } from './mcp/http.ts';
@@ -82,6 +83,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
         })
       : error;
 
+  const metrics = createMetrics(db);
+  const rateLimiter = createRateLimiter(config);
+
   const yoga = createYoga<ServerContext, Context>({
     schema,
     graphqlEndpoint: '/graphql',
@@ -97,7 +101,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     },
     maskedErrors: { maskError },
     // REST mirror of the agent-facing operations + OpenAPI under /api (src/rest).
-    plugins: restPlugins(),
+    plugins: [...securityPlugins(config), metrics.plugin, ...restPlugins()],
     context: async ({ request, requestId, viewer }) => {
       const scope = requestScope.getStore();
       let resolvedViewer = viewer;
@@ -140,7 +144,37 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     const reqLog = log.child({ requestId });
     await requestScope.run({ requestId, log: reqLog }, async () => {
       try {
-        const path = (req.url ?? '/').split('?')[0];
+        const path = (req.url ?? '/').split('?')[0] ?? '/';
+        if (path === '/metrics') {
+          res.writeHead(200, { 'content-type': metrics.registry.contentType });
+          return res.end(await metrics.registry.metrics());
+        }
+        const api = path === '/graphql' || path.startsWith('/api') || path === '/mcp';
+        if (api && Number(req.headers['content-length'] ?? 0) > config.MAX_BODY_BYTES) {
+          res.setHeader('connection', 'close');
+          return sendJson(res, 413, {
+            errors: [
+              {
+                message: `Request body larger than ${config.MAX_BODY_BYTES} bytes`,
+                extensions: { code: 'PAYLOAD_TOO_LARGE' },
+              },
+            ],
+          });
+        }
+        if (api && rateLimiter) {
+          const wait = await rateLimiter.hit(rateLimitKey(req.headers.authorization, req.socket.remoteAddress));
+          if (wait !== null) {
+            res.setHeader('retry-after', String(wait));
+            return sendJson(res, 429, {
+              errors: [
+                {
+                  message: `Rate limit of ${config.RATE_LIMIT_PER_MINUTE} requests per minute exceeded; retry in ${wait} s`,
+                  extensions: { code: 'RATE_LIMITED', retryAfter: wait },
+                },
+              ],
+            });
+          }
+        }
         if (path === '/healthz') return sendJson(res, 200, { status: 'ok' });
         if (path === '/readyz') {
           const checks = await readiness();
@@ -350,6 +384,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       await slack?.stop();
       await discord?.stop();
       await yoga.dispose();
+      await rateLimiter?.close();
       if (!options.pubsub) await pubsub.close();
       if (!options.database) await db.close();
     },

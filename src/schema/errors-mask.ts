@@ -41,7 +41,13 @@ export function maskError(error: unknown, message: string): Error {
   // Errors GraphQL or yoga raised themselves (parse, validation, bad body) are safe and useful,
   // minus the echo of the client's raw input that yoga attaches in development.
   if (isGql(error) && (!error.originalError || error.extensions?.code === 'BAD_REQUEST')) {
-    if (error.extensions?.originalError) delete (error.extensions as Record<string, unknown>).originalError;
+    const original = error.extensions?.originalError as { name?: string; message?: string } | undefined;
+    // Keep the field (yoga derives the 400 status from it) but never echo more than a line of input.
+    if (original?.message)
+      (error.extensions as Record<string, unknown>).originalError = {
+        name: original.name,
+        message: original.message.slice(0, 120),
+      };
     return error;
   }
   if (isGql(error) && isGql(error.originalError)) return error.originalError;
