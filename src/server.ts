@@ -134,10 +134,12 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
 
   const inFlight = new Set<ServerResponse>();
   let draining = false;
+  let lastRequestAt = 0;
 
   async function handle(req: IncomingMessage, res: ServerResponse) {
     const requestId = (req.headers['x-request-id'] as string | undefined)?.slice(0, 100) || randomUUID();
     res.setHeader('x-request-id', requestId);
+    lastRequestAt = Date.now();
     if (draining) res.setHeader('connection', 'close');
     inFlight.add(res);
     res.on('close', () => inFlight.delete(res));
@@ -368,9 +370,13 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       draining = true;
       await scheduler?.stop();
       if (server) {
-        const closed = new Promise<void>((r) => server!.close(() => r()));
-        server.closeIdleConnections();
+        // Drain: /readyz already answers 503 so balancers stop sending; requests still arriving
+        // are served with `Connection: close`, so clients move off their keep-alive sockets. Only
+        // after a quiet moment do we stop listening (Node's close() also drops idle sockets, and
+        // dropping one just as a client reuses it would reset that request).
         const deadline = Date.now() + config.SHUTDOWN_TIMEOUT_MS;
+        while (Date.now() < deadline && (inFlight.size > 0 || Date.now() - lastRequestAt < 300)) await sleep(25);
+        const closed = new Promise<void>((r) => server!.close(() => r()));
         while (inFlight.size > 0 && Date.now() < deadline) await sleep(25);
         server.closeAllConnections();
         for (const client of wss?.clients ?? []) client.close(1001, 'Server shutting down');
