@@ -14,7 +14,7 @@
  * Writes bench/results/fanout.md. Target (issue #4): 100% delivered, p99 under 250 ms.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -135,6 +135,37 @@ function cpuPressureMicros(): number | null {
     return null;
   }
 }
+/** CPU seconds used by every process named `name` (e.g. postgres, redis-server), from /proc. */
+function cpuSecondsByName(name: string): number | null {
+  try {
+    let total = 0;
+    for (const pid of readdirSync('/proc')) {
+      if (!/^\d+$/.test(pid)) continue;
+      try {
+        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+        if (stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) !== name) continue;
+        total += cpuSeconds(Number(pid)) ?? 0;
+      } catch {
+        // exited meanwhile
+      }
+    }
+    return total;
+  } catch {
+    return null;
+  }
+}
+
+/** Busy CPU seconds of the whole machine (all cores), from /proc/stat. */
+function machineCpuSeconds(): number | null {
+  try {
+    const [, ...v] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).map(Number);
+    // user nice system idle iowait irq softirq steal
+    return (v[0]! + v[1]! + v[2]! + v[5]! + v[6]! + v[7]!) / 100;
+  } catch {
+    return null;
+  }
+}
+
 const selfCpuSeconds = () => {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1e6;
@@ -289,6 +320,9 @@ async function measureRun(label: string, servers: Server[], fx: Fixture, db: Db)
   const pressureBefore = cpuPressureMicros();
   const cpuBefore = servers.map((s) => cpuSeconds(s.child.pid));
   const selfBefore = selfCpuSeconds();
+  const pgBefore = cpuSecondsByName('postgres');
+  const redisBefore = cpuSecondsByName('redis-server');
+  const machineBefore = machineCpuSeconds();
   measuring = true;
   const windowStart = new Date();
   const t0 = performance.now();
@@ -317,6 +351,9 @@ async function measureRun(label: string, servers: Server[], fx: Fixture, db: Db)
   const cpuWindow = seconds;
   const cpuAfter = servers.map((s) => cpuSeconds(s.child.pid));
   const selfAfter = selfCpuSeconds();
+  const pgAfter = cpuSecondsByName('postgres');
+  const redisAfter = cpuSecondsByName('redis-server');
+  const machineAfter = machineCpuSeconds();
   const pressureAfter = cpuPressureMicros();
   const stalled =
     pressureBefore === null || pressureAfter === null
@@ -358,6 +395,9 @@ async function measureRun(label: string, servers: Server[], fx: Fixture, db: Db)
   const cpu = [
     ...servers.map((_, s) => `server ${s + 1} ${pct(cpuBefore[s]!, cpuAfter[s]!)}`),
     `bench (client + generator) ${pct(selfBefore, selfAfter)}`,
+    `PostgreSQL ${pct(pgBefore, pgAfter)}`,
+    `Redis ${pct(redisBefore, redisAfter)}`,
+    `whole machine ${pct(machineBefore, machineAfter)} of ${availableParallelism() * 100}%`,
   ].join(', ');
 
   if (DEBUG) {

@@ -1,4 +1,4 @@
-import type { Database, Tx } from '../../db/client.ts';
+import type { Database, Db, Tx } from '../../db/client.ts';
 import type { ChatPlatform } from '../../generated/prisma/enums.ts';
 import type { Logger } from '../../log.ts';
 import {
@@ -25,7 +25,7 @@ const PROGRESS_EVENTS = new Set(['ExecutionProgressed', 'StepAdded', 'ToolCallRe
 
 /**
  * Posts job events to connected channels (Slack and Discord alike) from the outbox: each event is
- * handled once across all processes (advisory lock + `chatAt`), in commit-id order. Cards are
+ * handled by one process at a time (the leader) in commit-id order, and marked (`chatAt`) once done. Cards are
  * remembered (ChatMessage) so they are updated in place, and live progress is one message per
  * execution, edited at most once per `throttleMs` (chat rate limits).
  */
@@ -86,7 +86,7 @@ export function createChatNotifier(deps: {
     }
   }
 
-  async function handle(tx: Tx, event: { type: string; jobId: string | null; payload: unknown }) {
+  async function handle(tx: Db | Tx, event: { type: string; jobId: string | null; payload: unknown }) {
     if (!event.jobId) return;
     const job = await tx.job.findUnique({
       where: { id: event.jobId },
@@ -153,37 +153,56 @@ export function createChatNotifier(deps: {
     }
   }
 
-  /** One round: handle pending events in id order; a failing platform call is retried next round. */
+  /**
+   * One process at a time handles chat events (leader: a session-level advisory lock on a
+   * dedicated connection, released when that process stops or dies). No transaction is held
+   * while talking to Slack or Discord: a slow platform never pins a database connection.
+   */
+  let session: Awaited<ReturnType<Database['session']>> | null = null;
+  let leader = false;
+  async function ensureLeader(): Promise<boolean> {
+    try {
+      session ??= await database.session();
+      if (leader) {
+        await session.query('SELECT 1');
+        return true;
+      }
+      const [row] = await session.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1) AS locked', [LOCK]);
+      leader = Boolean(row?.locked);
+    } catch {
+      // Lost the connection (and with it the lock): another process may lead now.
+      await session?.close().catch(() => {});
+      session = null;
+      leader = false;
+    }
+    return leader;
+  }
+
+  /** One round: handle pending events in id order; a failing platform call is retried after a pause. */
   async function runOnce(): Promise<number> {
-    return db.$transaction(
-      async (tx) => {
-        const [lock] = await tx.$queryRaw<{ locked: boolean }[]>`SELECT pg_try_advisory_xact_lock(${LOCK}) AS locked`;
-        if (!lock?.locked) return 0;
-        const events = await tx.outboxEvent.findMany({ where: { chatAt: null }, orderBy: { id: 'asc' }, take: 50 });
-        let handled = 0;
-        for (const event of events) {
-          try {
-            await handle(tx, event);
-            failures = 0;
-          } catch (error) {
-            failures++;
-            const retryAfter = Number((error as { retryAfter?: number }).retryAfter);
-            const delay =
-              Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : Math.min(60_000, 500 * 2 ** failures);
-            pausedUntil = Date.now() + delay;
-            log.warn(
-              { err: error, eventId: event.eventId, type: event.type, retryInMs: delay },
-              'chat notification failed; will retry',
-            );
-            break;
-          }
-          await tx.outboxEvent.update({ where: { id: event.id }, data: { chatAt: new Date() } });
-          handled++;
-        }
-        return handled;
-      },
-      { timeout: 60_000 },
-    );
+    if (!(await ensureLeader())) return 0;
+    const events = await db.outboxEvent.findMany({ where: { chatAt: null }, orderBy: { id: 'asc' }, take: 50 });
+    let handled = 0;
+    for (const event of events) {
+      try {
+        await handle(db, event);
+        failures = 0;
+      } catch (error) {
+        failures++;
+        const retryAfter = Number((error as { retryAfter?: number }).retryAfter);
+        const delay =
+          Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : Math.min(60_000, 500 * 2 ** failures);
+        pausedUntil = Date.now() + delay;
+        log.warn(
+          { err: error, eventId: event.eventId, type: event.type, retryInMs: delay },
+          'chat notification failed; will retry',
+        );
+        break;
+      }
+      await db.outboxEvent.update({ where: { id: event.id }, data: { chatAt: new Date() } });
+      handled++;
+    }
+    return handled;
   }
 
   let timer: NodeJS.Timeout | undefined;
@@ -212,6 +231,10 @@ export function createChatNotifier(deps: {
       for (const t of pendingProgress.values()) clearTimeout(t);
       await unlisten?.();
       await running;
+      if (session) {
+        if (leader) await session.query('SELECT pg_advisory_unlock($1)', [LOCK]).catch(() => {});
+        await session.close().catch(() => {});
+      }
     },
   };
 }
