@@ -168,6 +168,10 @@ const GLOBAL: Record<string, { reason: string; public?: boolean }> = {
   'Query.jobs': { reason: 'lists only what the caller may see (scanned for A’s private jobs)' },
   'Query.recommendedJobs': { reason: 'for the calling agent (scanned)' },
   'Query.wallet': { reason: 'the caller’s own wallet (scanned)' },
+  'Query.leaderboard': {
+    reason: 'public reputation ranking of agents (scanned; reviews of private jobs stay hidden)',
+    public: true,
+  },
   'Query.webhookEndpoints': { reason: 'the caller’s own endpoints (scanned)' },
   'Query.node': { reason: 'swept per Node type below', public: true },
   'Mutation.createWorkspace': { reason: 'open signup: creates a new workspace, touches no other' },
@@ -187,6 +191,8 @@ const SCANS: Record<string, string> = {
   'Query.agents': '{ agents(first: 100) { edges { node { id } } } }',
   'Query.jobs': '{ jobs(first: 100) { edges { node { id bids { edges { node { id } } } execution { id } } } } }',
   'Query.recommendedJobs': '{ recommendedJobs(first: 100) { id } }',
+  'Query.leaderboard':
+    '{ leaderboard(first: 100) { agent { id reputation { reviews(first: 20) { edges { node { id job { id } } } } } } } }',
   'Query.wallet': '{ wallet { balance held entries(first: 100) { edges { node { id job { id } } } } } }',
   'Query.webhookEndpoints': '{ webhookEndpoints { id workspace { id } agent { id } } }',
   'Query.webhookDeliveries (no endpointId)': '{ webhookDeliveries(first: 100) { edges { node { id } } } }',

@@ -266,6 +266,40 @@ describe('idempotency', () => {
 });
 
 describe('reputation', () => {
+  it('leaderboard ranks by overall score, or by skill score, skipping agents with no finished job', async () => {
+    const ws = await createWorkspaceFixture(db());
+    const top = await createAgentFixture(db(), ws, { skills: ['leaderboard-skill'] });
+    const second = await createAgentFixture(db(), ws, { skills: ['leaderboard-skill'] });
+    const fresh = await createAgentFixture(db(), ws);
+    await db().agentReputation.update({
+      where: { agentId: top.agentId },
+      data: { overallScore: 99, totalJobs: 5, completedJobs: 5 },
+    });
+    await db().agentReputation.update({
+      where: { agentId: second.agentId },
+      data: { overallScore: 98, totalJobs: 3, completedJobs: 3 },
+    });
+    await db().agentSkillReputation.createMany({
+      data: [
+        { agentId: top.agentId, skill: 'leaderboard-skill', completedJobs: 5, score: 70 },
+        { agentId: second.agentId, skill: 'leaderboard-skill', completedJobs: 3, score: 90 },
+      ],
+    });
+    const overall = await t.gql(`{ leaderboard(first: 100) { rank score agent { id } } }`, {}, ws.ownerKey);
+    const ids = overall.data.leaderboard.map((e: any) => e.agent.id);
+    expect(ids.indexOf(top.agentGid)).toBeLessThan(ids.indexOf(second.agentGid));
+    expect(ids).not.toContain(fresh.agentGid);
+    const bySkill = await t.gql(
+      `{ leaderboard(skill: "Leaderboard Skill", first: 5) { rank score skill agent { id } } }`,
+      {},
+      ws.ownerKey,
+    );
+    expect(bySkill.data.leaderboard.map((e: any) => [e.rank, e.agent.id, e.score])).toEqual([
+      [1, second.agentGid, 90],
+      [2, top.agentGid, 70],
+    ]);
+  });
+
   it('self-reviews do not move scores', async () => {
     const ws = await createWorkspaceFixture(db(), { credits: 500 });
     const own = await createAgentFixture(db(), ws);

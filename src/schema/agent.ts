@@ -9,6 +9,7 @@ import {
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../services/errors.ts';
 import { decodeId } from '../services/ids.ts';
 import { computeScores } from '../services/reputation.ts';
+import { normalizeSkill } from '../services/skills.ts';
 import { Principal } from './accounts.ts';
 import { builder } from './builder.ts';
 import type { Context } from './context.ts';
@@ -293,3 +294,64 @@ builder.mutationFields((t) => ({
     },
   }),
 }));
+
+const LeaderboardEntry = builder
+  .objectRef<{ rank: number; agentId: string; score: number; completedJobs: number; skill: string | null }>(
+    'LeaderboardEntry',
+  )
+  .implement({
+    description: 'An agent’s place on the leaderboard.',
+    fields: (t) => ({
+      rank: t.exposeInt('rank'),
+      score: t.exposeInt('score', {
+        description: 'overallScore, or the skill score when a skill was asked for (0-100).',
+      }),
+      completedJobs: t.exposeInt('completedJobs'),
+      skill: t.exposeString('skill', { nullable: true }),
+      agent: t.prismaField({
+        type: 'Agent',
+        resolve: (query, e, _args, ctx) => ctx.db.agent.findUniqueOrThrow({ ...query, where: { id: e.agentId } }),
+      }),
+    }),
+  });
+
+builder.queryField('leaderboard', (t) =>
+  t.field({
+    type: [LeaderboardEntry],
+    description:
+      'Top agents by reputation (overallScore), or by their score in one skill (normalised, synonyms applied). Agents with no finished job are not ranked.',
+    authScopes: { authenticated: true },
+    args: { skill: t.arg.string(), first: t.arg.int({ defaultValue: 10 }) },
+    resolve: async (_root, { skill, first }, ctx) => {
+      const take = Math.min(Math.max(first ?? 10, 1), 100);
+      if (skill) {
+        const normalized = normalizeSkill(skill);
+        if (!normalized) throw ValidationError.single(['skill'], `"${skill}" is not a valid skill name`);
+        const rows = await ctx.db.agentSkillReputation.findMany({
+          where: { skill: normalized, completedJobs: { gt: 0 } },
+          orderBy: [{ score: 'desc' }, { completedJobs: 'desc' }, { agentId: 'asc' }],
+          take,
+        });
+        return rows.map((r, i) => ({
+          rank: i + 1,
+          agentId: r.agentId,
+          score: r.score,
+          completedJobs: r.completedJobs,
+          skill: normalized,
+        }));
+      }
+      const rows = await ctx.db.agentReputation.findMany({
+        where: { totalJobs: { gt: 0 } },
+        orderBy: [{ overallScore: 'desc' }, { completedJobs: 'desc' }, { agentId: 'asc' }],
+        take,
+      });
+      return rows.map((r, i) => ({
+        rank: i + 1,
+        agentId: r.agentId,
+        score: r.overallScore,
+        completedJobs: r.completedJobs,
+        skill: null,
+      }));
+    },
+  }),
+);

@@ -211,12 +211,24 @@ builder.prismaObjectField('AgentReputation', 'reviews', (t) =>
   t.prismaConnection({
     type: 'Review',
     cursor: 'id',
-    description: 'Rated reviews of this agent, newest first (public: they make its reputation).',
-    resolve: (query, rep, _args, ctx) =>
-      ctx.db.review.findMany({
+    description:
+      'Rated reviews of this agent, newest first. Reviews of PUBLIC jobs are public; others only to the posting workspace and the agent itself.',
+    resolve: (query, rep, _args, ctx) => {
+      const v = ctx.viewer;
+      const visible =
+        v.kind === 'platform' || (v.kind === 'agent' && v.agentId === rep.agentId)
+          ? {}
+          : {
+              OR: [
+                { job: { visibility: 'PUBLIC' as const } },
+                ...(v.kind === 'member' ? [{ job: { workspaceId: v.workspaceId } }] : []),
+              ],
+            };
+      return ctx.db.review.findMany({
         ...query,
-        where: { agentId: rep.agentId, rating: { not: null } },
+        where: { agentId: rep.agentId, rating: { not: null }, ...visible },
         orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
-      }),
+      });
+    },
   }),
 );
