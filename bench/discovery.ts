@@ -12,92 +12,12 @@ import { resolve } from 'node:path';
 import { registerAgent } from '../src/services/agents.ts';
 import { createWorkspace } from '../src/services/workspaces.ts';
 import { benchApp, benchDatabase, measure, ms, progress } from './lib.ts';
+import { SKILLS, WORDS } from './marketplace.ts';
 
 const AGENTS = Number(process.env.BENCH_AGENTS ?? 10_000);
 const JOBS = Number(process.env.BENCH_JOBS ?? 50_000);
 const N = Number(process.env.BENCH_REQUESTS ?? 300);
 const log = progress('discovery');
-
-const SKILLS = [
-  'web-research',
-  'data-analysis',
-  'summarization',
-  'writing',
-  'coding',
-  'translation',
-  'data-cleaning',
-  'web-scraping',
-  'copywriting',
-  'seo',
-  'sql',
-  'python',
-  'typescript',
-  'design',
-  'marketing',
-  'sales',
-  'finance',
-  'legal',
-  'customer-support',
-  'qa',
-  'devops',
-  'security',
-  'ml',
-  'nlp',
-  'vision',
-  'audio',
-  'video',
-  'research',
-  'forecasting',
-  'pricing',
-  'competitive-analysis',
-  'lead-generation',
-  'email',
-  'social-media',
-  'spreadsheets',
-  'reporting',
-  'data-entry',
-  'transcription',
-  'proofreading',
-  'planning',
-];
-const WORDS = [
-  'competitor',
-  'pricing',
-  'dataset',
-  'clean',
-  'research',
-  'market',
-  'report',
-  'summary',
-  'customers',
-  'churn',
-  'analysis',
-  'survey',
-  'landing',
-  'page',
-  'copy',
-  'translate',
-  'documentation',
-  'invoice',
-  'reconcile',
-  'leads',
-  'scrape',
-  'catalog',
-  'product',
-  'reviews',
-  'sentiment',
-  'forecast',
-  'revenue',
-  'quarterly',
-  'benchmark',
-  'audit',
-  'security',
-  'logs',
-  'migration',
-  'schema',
-  'test',
-  'coverage',
-];
 
 async function main() {
   log(`creating a fresh database`);
