@@ -59,6 +59,18 @@ export function createPubSub(redisUrl?: string): PubSub {
   // Connection errors are retried by ioredis; readiness reports them. Never crash on them.
   publishClient.on('error', () => {});
   subscribeClient.on('error', () => {});
+  // Our own subscriber must be back (and re-subscribed) before we publish: a message published
+  // while it reconnects reaches nobody here, and the outbox would already call it sent.
+  let subscriberReadyAt: number | null = null;
+  subscribeClient.on('ready', () => {
+    subscriberReadyAt = Date.now();
+  });
+  for (const event of ['close', 'end', 'reconnecting'] as const) {
+    subscribeClient.on(event, () => {
+      subscriberReadyAt = null;
+    });
+  }
+  const RESUBSCRIBE_GRACE_MS = 250;
   const pubsub = createYogaPubSub<PubSubChannels>({
     eventTarget: createRedisEventTarget({ publishClient, subscribeClient }),
   });
@@ -66,10 +78,14 @@ export function createPubSub(redisUrl?: string): PubSub {
     kind: 'redis' as const,
     // Same wire format as yoga's Redis event target: channel `<topic>:<id>`, JSON body.
     publishAwait: async (channel: keyof PubSubChannels, id: string | null, message: EventMessage) => {
+      if (subscriberReadyAt === null || Date.now() - subscriberReadyAt < RESUBSCRIBE_GRACE_MS) {
+        throw new Error('Redis subscriber is reconnecting; the event stays pending');
+      }
       await publishClient.publish(id === null ? channel : `${channel}:${id}`, JSON.stringify(message));
     },
     async ping() {
       await publishClient.ping();
+      if (subscribeClient.status !== 'ready') throw new Error(`Redis subscriber is ${subscribeClient.status}`);
     },
     async close() {
       publishClient.disconnect();
