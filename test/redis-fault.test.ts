@@ -83,7 +83,12 @@ describe.skipIf(!hasRedisServer)('Redis faults', () => {
     await settle(300);
 
     await stop(redis);
-    const ready = await fetch(`${url}/readyz`);
+    // Wait until the server has noticed (its clients see the closed sockets).
+    let ready = await fetch(`${url}/readyz`);
+    for (let i = 0; i < 50 && ready.status !== 503; i++) {
+      await settle(100);
+      ready = await fetch(`${url}/readyz`);
+    }
     expect(ready.status).toBe(503);
     expect((await ready.json()).checks.redis).toMatch(/^error/);
 
