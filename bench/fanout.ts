@@ -9,7 +9,8 @@
  *
  * Knobs: BENCH_SECONDS (30), BENCH_RATE (100 events/s), BENCH_SUBSCRIBERS (1000), BENCH_JOBS (10),
  * BENCH_SUBS_PER_SOCKET (10 subscriptions multiplexed per graphql-ws connection; 1 = one socket each).
- * Server env such as OUTBOX_POLL_MS is passed through to the server processes.
+ * Server env such as OUTBOX_POLL_MS is passed through to the server processes. Debugging:
+ * BENCH_RUNS=redis or =memory runs one row (results file untouched); BENCH_DEBUG=1 prints per-second latency.
  *
  * Writes bench/results/fanout.md. Target (issue #4): 100% delivered, p99 under 250 ms.
  */
