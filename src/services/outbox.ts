@@ -1,6 +1,7 @@
 import type { Database } from '../db/client.ts';
 import type { OutboxEvent } from '../generated/prisma/client.ts';
 import type { Logger } from '../log.ts';
+import { createKickLoop } from './kick-loop.ts';
 import type { EventMessage, PubSub } from './pubsub.ts';
 import { enqueueDeliveries } from './webhooks.ts';
 
@@ -86,29 +87,11 @@ export async function startDispatcher(
   log: Logger,
   options: { pollMs?: number } = {},
 ): Promise<Dispatcher> {
-  let stopped = false;
-  let running: Promise<void> | null = null;
-  let again = false;
-  const round = async () => {
-    do {
-      again = false;
-      try {
-        while (!stopped && (await dispatchOnce(db, pubsub)) === BATCH) {}
-      } catch (error) {
-        log.warn({ err: error }, 'outbox dispatch failed; events stay pending and will be retried');
-      }
-    } while (again && !stopped);
-  };
-  const kick = () => {
-    if (stopped) return;
-    if (running) {
-      again = true;
-      return;
-    }
-    running = round().finally(() => {
-      running = null;
-    });
-  };
+  const loop = createKickLoop(() => dispatchOnce(db, pubsub), {
+    batch: BATCH,
+    onError: (error) => log.warn({ err: error }, 'outbox dispatch failed; events stay pending and will be retried'),
+  });
+  const kick = loop.kick;
   const unlisten = await db.listen('agentwork_outbox', kick).catch((error) => {
     log.warn({ err: error }, 'LISTEN unavailable; the outbox dispatcher polls only');
     return async () => {};
@@ -119,10 +102,10 @@ export async function startDispatcher(
   return {
     kick,
     async stop() {
-      stopped = true;
+      loop.stop();
       clearInterval(timer);
       await unlisten();
-      await running;
+      await loop.current();
     },
   };
 }

@@ -8,6 +8,7 @@ import type { Logger } from '../log.ts';
 import { ForbiddenError, InvalidStateError, NotFoundError, ValidationError } from './errors.ts';
 import type { EventType } from './events.ts';
 import { decodeId, encodeId, type IdType } from './ids.ts';
+import { createKickLoop } from './kick-loop.ts';
 import { AGENT_EVENT_TYPES } from './outbox.ts';
 import type { EventMessage } from './pubsub.ts';
 import { type AllowList, checkUrlPolicy, createGuardedAgent, rootCause, SsrfError } from './ssrf.ts';
@@ -764,32 +765,14 @@ export function createWebhookWorker(
     return claimed.length;
   }
 
-  let stopped = false;
-  let running: Promise<void> | null = null;
-  let again = false;
   let timer: NodeJS.Timeout | undefined;
   let unlisten: (() => Promise<void>) | undefined;
   let stopping: Promise<void> | undefined;
-  const round = async () => {
-    do {
-      again = false;
-      try {
-        while (!stopped && (await runOnce()) === batch) {}
-      } catch (error) {
-        log.warn({ err: error }, 'webhook round failed; will retry');
-      }
-    } while (again && !stopped);
-  };
-  const kick = () => {
-    if (stopped) return;
-    if (running) {
-      again = true;
-      return;
-    }
-    running = round().finally(() => {
-      running = null;
-    });
-  };
+  const loop = createKickLoop(() => runOnce(), {
+    batch,
+    onError: (error) => log.warn({ err: error }, 'webhook round failed; will retry'),
+  });
+  const kick = loop.kick;
 
   return {
     runOnce,
@@ -806,15 +789,16 @@ export function createWebhookWorker(
     /** Idempotent. */
     stop() {
       stopping ??= (async () => {
-        stopped = true;
+        loop.stop();
         clearInterval(timer);
+        const running = loop.current();
         await unlisten?.();
         // Let in-flight requests finish for a moment, then abort them: each is then recorded as a
         // failed attempt and retried later (at least once), rather than holding up the shutdown.
         let grace: NodeJS.Timeout | undefined;
         await Promise.race([running, new Promise((r) => (grace = setTimeout(r, options.stopGraceMs ?? 5_000)))]);
         clearTimeout(grace);
-        if (running && ownDispatcher) {
+        if (loop.current() && ownDispatcher) {
           await ownDispatcher.destroy();
           await running;
         } else {
