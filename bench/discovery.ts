@@ -9,8 +9,8 @@
  */
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { registerAgent } from '../src/services/agents.ts';
-import { createWorkspace } from '../src/services/workspaces.ts';
+import { createWorkspace } from '../src/services/accounts/workspaces.ts';
+import { registerAgent } from '../src/services/marketplace/agents.ts';
 import { benchApp, benchDatabase, measure, ms, progress } from './lib.ts';
 import { SKILLS, WORDS } from './marketplace.ts';
 
@@ -80,7 +80,7 @@ async function main() {
     );
     await db.$executeRawUnsafe(`ANALYZE`);
 
-    const { postJob } = await import('../src/services/jobs.ts');
+    const { postJob } = await import('../src/services/marketplace/jobs.ts');
     const target = await postJob(
       db,
       viewer,

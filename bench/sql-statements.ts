@@ -14,12 +14,12 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { loadConfig } from '../src/config.ts';
 import { openDatabase } from '../src/db/client.ts';
-import { registerAgent } from '../src/services/agents.ts';
-import { encodeId } from '../src/services/ids.ts';
-import { postJob } from '../src/services/jobs.ts';
-import { grantCredits } from '../src/services/payments.ts';
-import type { Viewer } from '../src/services/viewer.ts';
-import { createWorkspace } from '../src/services/workspaces.ts';
+import { createWorkspace } from '../src/services/accounts/workspaces.ts';
+import { encodeId } from '../src/services/kernel/ids.ts';
+import type { Viewer } from '../src/services/kernel/viewer.ts';
+import { grantCredits } from '../src/services/ledger/payments.ts';
+import { registerAgent } from '../src/services/marketplace/agents.ts';
+import { postJob } from '../src/services/marketplace/jobs.ts';
 import { benchDatabase, progress } from './lib.ts';
 import { seedMarketplace } from './marketplace.ts';
 

@@ -11,7 +11,7 @@
  *   npm run db:diff -- --check  exit 1 when schema.prisma has changes no migration covers
  */
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 const root = resolve(import.meta.dirname, '..');
@@ -24,6 +24,11 @@ function toPrisma6(source: string): string {
     .replace(/generator\s+\w+\s*\{[^}]*\}/g, '')
     .replace(/provider\s*=\s*"postgresql"/, 'provider = "postgresql"\n  url = env("DATABASE_URL")');
 }
+
+/** The snapshot's first lines: why the file exists. */
+const SNAPSHOT_HEADER =
+  '// Snapshot of schema.prisma as the committed migrations build it; `npm run db:diff` compares the two\n' +
+  '// offline (Prisma 7 cannot diff without a downloaded engine) and rewrites this file. Do not edit by hand.\n';
 
 const EMPTY = 'datasource db {\n  provider = "postgresql"\n}\n';
 
@@ -114,7 +119,7 @@ function main() {
   const dir = join(root, 'prisma/migrations', `${stamp}_${name}`);
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'migration.sql'), sql);
-  copyFileSync(schemaPath, snapshotPath);
+  writeFileSync(snapshotPath, SNAPSHOT_HEADER + current);
   console.log(
     `Wrote ${dir}/migration.sql. Review it, add hand-written SQL (CHECKs, generated columns) at the end, commit both.`,
   );

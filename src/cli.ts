@@ -2,9 +2,9 @@ import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from './config.ts';
 import { openDatabase } from './db/client.ts';
 import { runMigrations } from './db/migrate.ts';
-import { DomainError, ValidationError } from './services/errors.ts';
-import { encodeId } from './services/ids.ts';
-import { createWorkspace } from './services/workspaces.ts';
+import { createWorkspace } from './services/accounts/workspaces.ts';
+import { DomainError, ValidationError } from './services/kernel/errors.ts';
+import { encodeId } from './services/kernel/ids.ts';
 
 const HELP = `Agentwork CLI
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { allowListProblem } from './services/ssrf.ts';
+import { allowListProblem } from './allow-list.ts';
 
 /**
  * The whole runtime configuration, read from the environment once at start.

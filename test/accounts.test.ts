@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hashKey } from '../src/services/api-keys.ts';
+import { hashKey } from '../src/services/accounts/api-keys.ts';
 import { createTestApp, type TestApp } from './support/app.ts';
 import { createMemberFixture, createWorkspaceFixture, uid } from './support/factories.ts';
 

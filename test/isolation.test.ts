@@ -31,7 +31,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { schema } from '../src/schema/index.ts';
 import { nodeTypenames } from '../src/schema/node.ts';
-import { encodeId } from '../src/services/ids.ts';
+import { encodeId } from '../src/services/kernel/ids.ts';
 import { createTestApp, type TestApp } from './support/app.ts';
 import { createAgentFixture, createMemberFixture, createWorkspaceFixture, uid } from './support/factories.ts';
 import { type Subscription, subscribe } from './support/ws.ts';

@@ -1,15 +1,15 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Db } from '../src/db/client.ts';
-import { acceptBid, placeBid } from '../src/services/bids.ts';
-import { openDispute, resolveDispute } from '../src/services/disputes.ts';
-import { isDomainError } from '../src/services/errors.ts';
-import { failExecution, reportProgress, startExecution, submitResult } from '../src/services/executions.ts';
-import { encodeId } from '../src/services/ids.ts';
-import { assignJob, cancelJob, postJob } from '../src/services/jobs.ts';
-import { feeOf } from '../src/services/ledger.ts';
-import { purchaseCredits } from '../src/services/payments.ts';
-import { reviewExecution } from '../src/services/reviews.ts';
-import type { Viewer } from '../src/services/viewer.ts';
+import { failExecution, reportProgress, startExecution, submitResult } from '../src/services/execution/executions.ts';
+import { isDomainError } from '../src/services/kernel/errors.ts';
+import { encodeId } from '../src/services/kernel/ids.ts';
+import type { Viewer } from '../src/services/kernel/viewer.ts';
+import { feeOf } from '../src/services/ledger/ledger.ts';
+import { purchaseCredits } from '../src/services/ledger/payments.ts';
+import { acceptBid, placeBid } from '../src/services/marketplace/bids.ts';
+import { assignJob, cancelJob, postJob } from '../src/services/marketplace/jobs.ts';
+import { openDispute, resolveDispute } from '../src/services/settlement/disputes.ts';
+import { reviewExecution } from '../src/services/settlement/reviews.ts';
 import { createTestDatabase, type TestDatabase } from './support/app.ts';
 import { createAgentFixture, createWorkspaceFixture, ownerViewer } from './support/factories.ts';
 

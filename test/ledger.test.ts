@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ledgerSum } from '../src/services/ledger.ts';
-import { BADGES, badgesFor, computeScores } from '../src/services/reputation.ts';
-import { autoApprove } from '../src/services/reviews.ts';
+import { ledgerSum } from '../src/services/ledger/ledger.ts';
+import { BADGES, badgesFor, computeScores } from '../src/services/reputation/reputation.ts';
+import { autoApprove } from '../src/services/settlement/reviews.ts';
 import { createTestApp, type TestApp } from './support/app.ts';
 import {
   createAgentFixture,

@@ -1,10 +1,10 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expireJobs } from '../src/services/jobs.ts';
-import { skillMatch } from '../src/services/matching.ts';
-import { computeScores, wilsonLowerBound } from '../src/services/reputation.ts';
-import { normalizeSkill } from '../src/services/skills.ts';
+import { expireJobs } from '../src/services/marketplace/jobs.ts';
+import { skillMatch } from '../src/services/marketplace/matching.ts';
+import { normalizeSkill } from '../src/services/marketplace/skills.ts';
+import { computeScores, wilsonLowerBound } from '../src/services/reputation/reputation.ts';
 import { createTestApp, type TestApp } from './support/app.ts';
 import { createAgentFixture, createWorkspaceFixture, postJobFixture } from './support/factories.ts';
 

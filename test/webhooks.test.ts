@@ -6,7 +6,7 @@ import { Webhook } from 'standardwebhooks';
 import { fetch as undiciFetch } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { loadConfig } from '../src/config.ts';
-import { dispatchOnce } from '../src/services/outbox.ts';
+import { dispatchOnce } from '../src/services/delivery/outbox.ts';
 import {
   createGuardedAgent,
   EMPTY_ALLOW_LIST,
@@ -16,17 +16,17 @@ import {
   resolveAllowed,
   rootCause,
   SsrfError,
-} from '../src/services/ssrf.ts';
+} from '../src/services/delivery/ssrf.ts';
+import { createWebhookEndpoint } from '../src/services/delivery/webhooks/endpoints.ts';
+import { signatureHeaders } from '../src/services/delivery/webhooks/signing.ts';
 import {
-  createWebhookEndpoint,
   createWebhookWorker,
   MAX_ATTEMPTS,
   nextDelay,
   parseRetryAfter,
   RETRY_SCHEDULE_MS,
-  signatureHeaders,
   type WebhookWorker,
-} from '../src/services/webhooks.ts';
+} from '../src/services/delivery/webhooks/worker.ts';
 import { createTestApp, createTestDatabase, type TestApp } from './support/app.ts';
 import { driveJob, EXPECTED_SEQUENCE } from './support/drive.ts';
 import {

@@ -5,7 +5,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { AgentworkClient } from '../sdk/index.ts';
-import type { Viewer } from '../services/viewer.ts';
+import type { Viewer } from '../services/kernel/viewer.ts';
 import { createMcpServer } from './server.ts';
 
 export interface McpHttpDeps {

@@ -1,6 +1,6 @@
-import { createApiKey, revokeApiKey } from '../services/api-keys.ts';
-import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../services/errors.ts';
-import { addMember, createWorkspace } from '../services/workspaces.ts';
+import { createApiKey, revokeApiKey } from '../services/accounts/api-keys.ts';
+import { addMember, createWorkspace } from '../services/accounts/workspaces.ts';
+import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../services/kernel/errors.ts';
 import { builder } from './builder.ts';
 import { COMMON_ERRORS } from './errors.ts';
 import { registerNodeLoader } from './node.ts';

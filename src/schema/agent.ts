@@ -1,3 +1,5 @@
+import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../services/kernel/errors.ts';
+import { decodeId } from '../services/kernel/ids.ts';
 import {
   type AgentPolicy,
   agentWhere,
@@ -5,11 +7,9 @@ import {
   registerAgent,
   setAgentStatus,
   updateAgent,
-} from '../services/agents.ts';
-import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../services/errors.ts';
-import { decodeId } from '../services/ids.ts';
-import { computeScores } from '../services/reputation.ts';
-import { normalizeSkill } from '../services/skills.ts';
+} from '../services/marketplace/agents.ts';
+import { normalizeSkill } from '../services/marketplace/skills.ts';
+import { computeScores } from '../services/reputation/reputation.ts';
 import { Principal } from './accounts.ts';
 import { builder } from './builder.ts';
 import type { Context } from './context.ts';

@@ -1,6 +1,11 @@
-import { acceptBid, placeBid, rejectBid, withdrawBid } from '../services/bids.ts';
-import { ConflictError, InsufficientCreditsError, InvalidStateError, NotEligibleError } from '../services/errors.ts';
-import { canSeeBid } from '../services/visibility.ts';
+import { canSeeBid } from '../services/access/visibility.ts';
+import {
+  ConflictError,
+  InsufficientCreditsError,
+  InvalidStateError,
+  NotEligibleError,
+} from '../services/kernel/errors.ts';
+import { acceptBid, placeBid, rejectBid, withdrawBid } from '../services/marketplace/bids.ts';
 import { builder } from './builder.ts';
 import { COMMON_ERRORS } from './errors.ts';
 import { JobRef } from './job.ts';

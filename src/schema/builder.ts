@@ -6,9 +6,9 @@ import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
 import { DateTimeResolver, JSONResolver } from 'graphql-scalars';
 import type PrismaTypes from '../generated/pothos-types.ts';
 import { getDatamodel } from '../generated/pothos-types.ts';
-import { ForbiddenError, UnauthenticatedError } from '../services/errors.ts';
-import { decodeAnyId, encodeId } from '../services/ids.ts';
-import { isWorkspaceAdmin } from '../services/viewer.ts';
+import { ForbiddenError, UnauthenticatedError } from '../services/kernel/errors.ts';
+import { decodeAnyId, encodeId } from '../services/kernel/ids.ts';
+import { isWorkspaceAdmin } from '../services/kernel/viewer.ts';
 import type { Context } from './context.ts';
 
 /** The builder, its plugins and scalars. It defines no types: each domain file does (style.md). */

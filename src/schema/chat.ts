@@ -1,4 +1,4 @@
-import { createChatLinkCode } from '../services/chat-links.ts';
+import { createChatLinkCode } from '../services/chat/chat-links.ts';
 import { builder } from './builder.ts';
 import { COMMON_ERRORS } from './errors.ts';
 

@@ -1,6 +1,6 @@
 import { GraphQLError } from 'graphql';
 import { requestScope } from '../request-context.ts';
-import { isDomainError, type NotFoundError, type ValidationError } from '../services/errors.ts';
+import { isDomainError, type NotFoundError, type ValidationError } from '../services/kernel/errors.ts';
 
 const CODES: Record<string, { code: string; status?: number }> = {
   UnauthenticatedError: { code: 'UNAUTHENTICATED', status: 401 },

@@ -7,7 +7,7 @@ import {
   NotFoundError,
   ValidationError,
   type ValidationIssue,
-} from '../services/errors.ts';
+} from '../services/kernel/errors.ts';
 import { builder } from './builder.ts';
 
 /** Domain errors exposed as GraphQL objects; mutations return them in `<Field>Result` unions. */

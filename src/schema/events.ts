@@ -1,15 +1,15 @@
-import { NotFoundError } from '../services/errors.ts';
-import { decodeId, encodeId } from '../services/ids.ts';
-import type { EventMessage } from '../services/pubsub.ts';
-import { nameListSchema } from '../services/skills.ts';
-import { parse } from '../services/validation.ts';
 import {
   canReceiveEvent,
   canSeeJob,
   type JobAccessFacts,
   loadJobAccess,
   loadVisibleJob,
-} from '../services/visibility.ts';
+} from '../services/access/visibility.ts';
+import type { EventMessage } from '../services/delivery/pubsub.ts';
+import { NotFoundError } from '../services/kernel/errors.ts';
+import { decodeId, encodeId } from '../services/kernel/ids.ts';
+import { parse } from '../services/kernel/validation.ts';
+import { nameListSchema } from '../services/marketplace/skills.ts';
 import { builder } from './builder.ts';
 import type { Context } from './context.ts';
 import { ExecutionStatusEnum, ExecutionStepRef, InputRequestRef, ToolCallRef } from './execution.ts';

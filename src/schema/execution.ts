@@ -1,4 +1,4 @@
-import { InvalidStateError } from '../services/errors.ts';
+import { canSeeExecution, isPosterSide } from '../services/access/visibility.ts';
 import {
   failExecution,
   provideInput,
@@ -7,8 +7,8 @@ import {
   requestInput,
   startExecution,
   submitResult,
-} from '../services/executions.ts';
-import { canSeeExecution, isPosterSide } from '../services/visibility.ts';
+} from '../services/execution/executions.ts';
+import { InvalidStateError } from '../services/kernel/errors.ts';
 import { builder } from './builder.ts';
 import type { Context } from './context.ts';
 import { COMMON_ERRORS } from './errors.ts';

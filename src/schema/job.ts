@@ -1,7 +1,20 @@
 import { queryFromInfo } from '@pothos/plugin-prisma';
 import { resolveOffsetConnection } from '@pothos/plugin-relay';
-import { ConflictError, InsufficientCreditsError, InvalidStateError, NotEligibleError } from '../services/errors.ts';
-import { decodeId } from '../services/ids.ts';
+import {
+  bidVisibilityWhere,
+  canSeeJob,
+  isPosterSide,
+  loadJobAccess,
+  loadVisibleJob,
+} from '../services/access/visibility.ts';
+import { createProject } from '../services/accounts/projects.ts';
+import {
+  ConflictError,
+  InsufficientCreditsError,
+  InvalidStateError,
+  NotEligibleError,
+} from '../services/kernel/errors.ts';
+import { decodeId } from '../services/kernel/ids.ts';
 import {
   assignJob,
   cancelJob,
@@ -11,10 +24,8 @@ import {
   recommendedJobIds,
   searchJobIds,
   updateJob,
-} from '../services/jobs.ts';
-import { MATCH_WEIGHTS, matchingAgents } from '../services/matching.ts';
-import { createProject } from '../services/projects.ts';
-import { bidVisibilityWhere, canSeeJob, isPosterSide, loadJobAccess, loadVisibleJob } from '../services/visibility.ts';
+} from '../services/marketplace/jobs.ts';
+import { MATCH_WEIGHTS, matchingAgents } from '../services/marketplace/matching.ts';
 import { AgentRef } from './agent.ts';
 import { builder } from './builder.ts';
 import type { Context } from './context.ts';

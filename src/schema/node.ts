@@ -1,6 +1,6 @@
 import { brandWithType } from '@pothos/core';
-import { isDomainError } from '../services/errors.ts';
-import { decodeAnyId } from '../services/ids.ts';
+import { isDomainError } from '../services/kernel/errors.ts';
+import { decodeAnyId } from '../services/kernel/ids.ts';
 import { builder } from './builder.ts';
 import type { Context } from './context.ts';
 

@@ -1,7 +1,7 @@
-import { openDispute, resolveDispute } from '../services/disputes.ts';
-import { ConflictError, InsufficientCreditsError, InvalidStateError } from '../services/errors.ts';
-import { reviewExecution } from '../services/reviews.ts';
-import { canSeeJob, loadJobAccess } from '../services/visibility.ts';
+import { canSeeJob, loadJobAccess } from '../services/access/visibility.ts';
+import { ConflictError, InsufficientCreditsError, InvalidStateError } from '../services/kernel/errors.ts';
+import { openDispute, resolveDispute } from '../services/settlement/disputes.ts';
+import { reviewExecution } from '../services/settlement/reviews.ts';
 import { builder } from './builder.ts';
 import type { Context } from './context.ts';
 import { COMMON_ERRORS } from './errors.ts';

@@ -1,6 +1,6 @@
-import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../services/errors.ts';
-import { agentWallet, type WalletView, workspaceWallet } from '../services/ledger.ts';
-import { grantCredits, purchaseCredits } from '../services/payments.ts';
+import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../services/kernel/errors.ts';
+import { agentWallet, type WalletView, workspaceWallet } from '../services/ledger/ledger.ts';
+import { grantCredits, purchaseCredits } from '../services/ledger/payments.ts';
 import { builder } from './builder.ts';
 
 const TransferKindEnum = builder.enumType('TransferKind', {

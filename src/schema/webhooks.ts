@@ -1,21 +1,21 @@
-import { ForbiddenError, InvalidStateError, NotFoundError, ValidationError } from '../services/errors.ts';
-import { encodeId } from '../services/ids.ts';
-import { parseAllowList } from '../services/ssrf.ts';
+import { WEBHOOK_EVENT_TYPES } from '../services/delivery/events.ts';
+import { parseAllowList } from '../services/delivery/ssrf.ts';
 import {
   createWebhookEndpoint,
   deleteWebhookEndpoint,
   deliveryFilter,
   deliveryWhere,
   endpointWhere,
-  MAX_ATTEMPTS,
   redeliverWebhook,
   rotateAgentWebhookSecret,
   rotateWebhookSecret,
   updateWebhookEndpoint,
-  WEBHOOK_EVENT_TYPES,
   type WebhookPolicy,
-  webhookIdOf,
-} from '../services/webhooks.ts';
+} from '../services/delivery/webhooks/endpoints.ts';
+import { webhookIdOf } from '../services/delivery/webhooks/signing.ts';
+import { MAX_ATTEMPTS } from '../services/delivery/webhooks/worker.ts';
+import { ForbiddenError, InvalidStateError, NotFoundError, ValidationError } from '../services/kernel/errors.ts';
+import { encodeId } from '../services/kernel/ids.ts';
 import { builder } from './builder.ts';
 import type { Context } from './context.ts';
 import { registerNodeLoader } from './node.ts';

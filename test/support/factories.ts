@@ -1,13 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import type { Db } from '../../src/db/client.ts';
 import type { MemberRole } from '../../src/generated/prisma/client.ts';
-import { type RegisterAgentInput, registerAgent } from '../../src/services/agents.ts';
-import { issueKey } from '../../src/services/api-keys.ts';
-import { encodeId } from '../../src/services/ids.ts';
-import { type PostJobInput, postJob } from '../../src/services/jobs.ts';
-import { grantCredits } from '../../src/services/payments.ts';
-import type { Viewer } from '../../src/services/viewer.ts';
-import { createWorkspace } from '../../src/services/workspaces.ts';
+import { issueKey } from '../../src/services/accounts/api-keys.ts';
+import { createWorkspace } from '../../src/services/accounts/workspaces.ts';
+import { encodeId } from '../../src/services/kernel/ids.ts';
+import type { Viewer } from '../../src/services/kernel/viewer.ts';
+import { grantCredits } from '../../src/services/ledger/payments.ts';
+import { type RegisterAgentInput, registerAgent } from '../../src/services/marketplace/agents.ts';
+import { type PostJobInput, postJob } from '../../src/services/marketplace/jobs.ts';
 
 export const uid = () => randomBytes(4).toString('hex');
 

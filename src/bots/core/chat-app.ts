@@ -1,7 +1,6 @@
 import type { Config } from '../../config.ts';
 import type { Db } from '../../db/client.ts';
 import type { ChatPlatform } from '../../generated/prisma/enums.ts';
-import { acceptBid, rejectBid } from '../../services/bids.ts';
 import {
   bidSummaryById,
   bidsForJob,
@@ -15,15 +14,16 @@ import {
   reviewSummary,
   visibleBidSummary,
   visibleInputRequest,
-} from '../../services/chat.ts';
-import { redeemChatLinkCode, viewerForChatUser } from '../../services/chat-links.ts';
-import { isDomainError } from '../../services/errors.ts';
-import { provideInput } from '../../services/executions.ts';
-import { decodeId } from '../../services/ids.ts';
-import { postJob } from '../../services/jobs.ts';
-import { workspaceWallet } from '../../services/ledger.ts';
-import { reviewExecution } from '../../services/reviews.ts';
-import type { MemberViewer } from '../../services/viewer.ts';
+} from '../../services/chat/chat.ts';
+import { redeemChatLinkCode, viewerForChatUser } from '../../services/chat/chat-links.ts';
+import { provideInput } from '../../services/execution/executions.ts';
+import { isDomainError } from '../../services/kernel/errors.ts';
+import { decodeId } from '../../services/kernel/ids.ts';
+import type { MemberViewer } from '../../services/kernel/viewer.ts';
+import { workspaceWallet } from '../../services/ledger/ledger.ts';
+import { acceptBid, rejectBid } from '../../services/marketplace/bids.ts';
+import { postJob } from '../../services/marketplace/jobs.ts';
+import { reviewExecution } from '../../services/settlement/reviews.ts';
 import { CommandError, parseCommand } from './commands.ts';
 import type { Form, View } from './view.ts';
 import {

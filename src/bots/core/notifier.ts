@@ -10,7 +10,7 @@ import {
   progressSummary,
   reviewSummary,
   saveChatMessage,
-} from '../../services/chat.ts';
+} from '../../services/chat/chat.ts';
 import type { View } from './view.ts';
 import { bidCardView, inputRequestView, jobPostedView, progressView, reviewCardView } from './views.ts';
 

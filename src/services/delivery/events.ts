@@ -1,0 +1,88 @@
+import type { Tx } from '../../db/client.ts';
+import type { Prisma } from '../../generated/prisma/client.ts';
+
+/** Domain event types (the contract's JobEvent members, plus agent-directed ones). */
+export type EventType =
+  | 'JobPosted'
+  | 'JobUpdated'
+  | 'JobStatusChanged'
+  | 'AgentInvited'
+  | 'AgentAssigned'
+  | 'BidPlaced'
+  | 'BidWithdrawn'
+  | 'BidAccepted'
+  | 'BidRejected'
+  | 'ExecutionProgressed'
+  | 'StepAdded'
+  | 'ToolCallRecorded'
+  | 'InputRequested'
+  | 'InputProvided'
+  | 'ResultSubmitted'
+  | 'ExecutionReviewed'
+  | 'ChangesRequested'
+  | 'DisputeOpened'
+  | 'DisputeResolved'
+  | 'AgentPaid';
+
+export interface EventTarget {
+  jobId?: string | null;
+  /** The posting workspace. */
+  workspaceId?: string | null;
+  /** The agent the event concerns (bidder, assignee). */
+  agentId?: string | null;
+  data?: Record<string, unknown>;
+}
+
+/**
+ * Writes a domain event to the outbox in the caller's transaction: it becomes visible to the
+ * dispatcher (pubsub, webhooks, chat) only if the change it describes commits.
+ */
+export async function emit(tx: Tx, type: EventType, target: EventTarget) {
+  await tx.outboxEvent.create({
+    data: {
+      type,
+      jobId: target.jobId ?? null,
+      workspaceId: target.workspaceId ?? null,
+      agentId: target.agentId ?? null,
+      payload: (target.data ?? {}) as Prisma.InputJsonValue,
+    },
+  });
+}
+
+/** Every event type an endpoint may subscribe to (the `type` of the body). */
+export const WEBHOOK_EVENT_TYPES = [
+  'JobPosted',
+  'JobUpdated',
+  'JobStatusChanged',
+  'AgentInvited',
+  'AgentAssigned',
+  'BidPlaced',
+  'BidWithdrawn',
+  'BidAccepted',
+  'BidRejected',
+  'ExecutionProgressed',
+  'StepAdded',
+  'ToolCallRecorded',
+  'InputRequested',
+  'InputProvided',
+  'ResultSubmitted',
+  'ExecutionReviewed',
+  'ChangesRequested',
+  'DisputeOpened',
+  'DisputeResolved',
+  'AgentPaid',
+] as const satisfies readonly EventType[];
+
+/** Events that also go to the concerned agent's own stream (`agentEvents`, agent webhooks). */
+export const AGENT_EVENT_TYPES = new Set<string>([
+  'AgentInvited',
+  'AgentAssigned',
+  'BidAccepted',
+  'BidRejected',
+  'InputProvided',
+  'ChangesRequested',
+  'ExecutionReviewed',
+  'AgentPaid',
+  'DisputeOpened',
+  'DisputeResolved',
+]);
