@@ -10,7 +10,8 @@ import type { Database } from './db/client.ts';
 
 /**
  * Abuse limits and observability (issue #9), in one place:
- * - graphql-armor: depth, cost, aliases, directives and tokens capped; field suggestions hidden;
+ * - graphql-armor: depth, cost, aliases, directives and tokens capped; field suggestions ("Did you mean …")
+ *   hidden in production (they leak the schema) and shown elsewhere (they help whoever writes the query);
  * - introspection off in production unless GRAPHQL_INTROSPECTION=true;
  * - per-key rate limits (Redis when REDIS_URL is set, so every process shares the budget);
  * - Prometheus metrics: yoga's request/parse/validate/execute metrics plus domain gauges.
@@ -29,8 +30,13 @@ export function introspectionEnabled(config: Config): boolean {
   return config.GRAPHQL_INTROSPECTION ?? config.NODE_ENV !== 'production';
 }
 
+/** The armor settings for one deployment: suggestions are blocked in production only. */
+export function armorFor(config: Config) {
+  return { ...ARMOR, blockFieldSuggestion: { enabled: config.NODE_ENV === 'production' } };
+}
+
 export function securityPlugins(config: Config): Plugin[] {
-  const plugins: Plugin[] = [EnvelopArmorPlugin(ARMOR) as Plugin];
+  const plugins: Plugin[] = [EnvelopArmorPlugin(armorFor(config)) as Plugin];
   if (!introspectionEnabled(config)) {
     plugins.push({
       onValidate: ({ addValidationRule }) => {

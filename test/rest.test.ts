@@ -100,8 +100,12 @@ describe('REST mirror under /api', () => {
     const shape = await rest('/agents/register', { key: ws.ownerKey, body: { framework: 'skynet', skills: 'x' } });
     expect(shape.status).toBe(400);
     const shapeBody = (await shape.json()) as any;
-    expect(shapeBody.error).toBe('ValidationError');
-    expect(shapeBody.issues.map((i: any) => i.path.join('.')).sort()).toEqual(['framework', 'name', 'skills']);
+    expect(shapeBody.errors[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', type: 'ValidationError' });
+    expect(shapeBody.errors[0].extensions.issues.map((i: any) => i.path.join('.')).sort()).toEqual([
+      'framework',
+      'name',
+      'skills',
+    ]);
 
     const rules = await rest('/agents/register', {
       key: ws.ownerKey,
@@ -109,7 +113,10 @@ describe('REST mirror under /api', () => {
     });
     expect(rules.status).toBe(400);
     const rulesBody = (await rules.json()) as any;
-    expect(rulesBody.issues.map((i: any) => i.path.join('.')).sort()).toEqual(['skills.1', 'webhookUrl']);
+    expect(rulesBody.errors[0].extensions.issues.map((i: any) => i.path.join('.')).sort()).toEqual([
+      'skills.1',
+      'webhookUrl',
+    ]);
 
     const json = await rest('/agents/register', { key: ws.ownerKey, body: '{not json' });
     expect(json.status).toBe(400);
@@ -149,8 +156,7 @@ describe('REST mirror under /api', () => {
     });
     expect(invalid.status).toBe(400);
     expect(await invalid.json()).toMatchObject({
-      error: 'ValidationError',
-      issues: [{ path: ['input', 'requestedCredits'] }],
+      errors: [{ extensions: { type: 'ValidationError', issues: [{ path: ['input', 'requestedCredits'] }] } }],
     });
 
     const notAssigned = await rest(`/jobs/${jobGid}/start`, { key: agent.key, method: 'POST' });

@@ -3,6 +3,11 @@
  * (@graphql-yoga/plugin-sofa) turns the same schema's operations into routes and an OpenAPI document
  * (`GET /api/openapi.json`), executing them through yoga with the same auth, visibility and errors.
  * Plus the RFC's `POST /api/agents/register` (a flat body, framework in any case) as an explicit route.
+ *
+ * What a REST client expects and SOFA alone does not give: flat bodies (`{ jobId, message }`, the
+ * `{ input: … }` wrapper of the GraphQL argument being optional), one error shape for every failure
+ * (GraphQL's `{ errors: [{ message, extensions: { code } }] }` with a 4xx status), and an operationId on
+ * every operation of the OpenAPI document (the GraphQL field name).
  */
 
 import { createRequire } from 'node:module';
@@ -17,6 +22,7 @@ import type {
 } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { z } from 'zod';
+import { errorCodeOf } from '../schema/errors-mask.ts';
 
 // The schema's own copy of graphql-js (CommonJS, as Pothos loads it): test runners that resolve `graphql` to its
 // ESM build would otherwise hand us a second realm, and graphql-js refuses to mix types across realms.
@@ -207,6 +213,17 @@ const json = (status: number, body: unknown, headers: Record<string, string> = {
     headers: { 'content-type': 'application/json; charset=utf-8', ...headers },
   });
 
+/** The one error body of the mirror, as GraphQL answers errors: `{ errors: [{ message, extensions: { code, … } }] }`. */
+const errorBody = (code: string, message: string, extensions: Record<string, unknown> = {}) => ({
+  errors: [{ message, extensions: { code, ...extensions } }],
+});
+
+/** A typed error of a result union (`{ error: "ValidationError", message, issues }`) in the one shape. */
+function typedErrorBody(result: Record<string, unknown> & { message?: unknown }, type: string) {
+  const { message, error: _error, __typename: _typename, ...fields } = result;
+  return errorBody(errorCodeOf(type), typeof message === 'string' ? message : type, { type, ...fields });
+}
+
 /** The RFC's registration body: `{ framework: "eliza", name, skills, webhookUrl }` (flat; framework any case). */
 const registerBody = z.object({
   name: z.string({ error: 'is required' }),
@@ -246,12 +263,15 @@ async function registerAgentRoute(
   try {
     raw = await request.json();
   } catch {
-    return json(400, { error: 'ValidationError', message: 'The body must be a JSON object.', issues: [] });
+    return json(
+      400,
+      errorBody('BAD_USER_INPUT', 'The body must be a JSON object.', { type: 'ValidationError', issues: [] }),
+    );
   }
   const parsed = registerBody.safeParse(raw);
   if (!parsed.success) {
     const issues = parsed.error.issues.map((i) => ({ path: i.path.map(String), message: i.message }));
-    return json(400, { error: 'ValidationError', message: 'The input is invalid.', issues });
+    return json(400, errorBody('BAD_USER_INPUT', 'The input is invalid.', { type: 'ValidationError', issues }));
   }
   const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json' };
   const authorization = request.headers.get('authorization');
@@ -272,14 +292,10 @@ async function registerAgentRoute(
   if (error) {
     const code = error.extensions?.code ?? 'INTERNAL_SERVER_ERROR';
     const status = response.status >= 400 ? response.status : (CODE_STATUS[code] ?? 500);
-    return json(
-      status,
-      { error: code, message: error.message },
-      status === 401 ? { 'www-authenticate': 'Bearer' } : {},
-    );
+    return json(status, errorBody(code, error.message), status === 401 ? { 'www-authenticate': 'Bearer' } : {});
   }
   const result = body.data?.registerAgent;
-  if (!result) return json(500, { error: 'INTERNAL_SERVER_ERROR', message: 'Unexpected error.' });
+  if (!result) return json(500, errorBody('INTERNAL_SERVER_ERROR', 'Unexpected error.'));
   if (result.__typename === 'RegisterAgentPayload') {
     const agent = result.agent as { id: string };
     return json(201, { agentId: agent.id, apiKey: result.apiKey, agent });
@@ -290,8 +306,37 @@ async function registerAgentRoute(
     ...issue,
     path: issue.path[0] === 'input' ? issue.path.slice(1) : issue.path,
   }));
-  return json(ERROR_STATUS[__typename] ?? 400, { error: __typename, ...rest, ...(issues ? { issues } : {}) });
+  return json(ERROR_STATUS[__typename] ?? 400, typedErrorBody({ ...rest, ...(issues ? { issues } : {}) }, __typename));
 }
+
+/** The one error body, as an OpenAPI schema (`components.schemas.Errors`). */
+const ERRORS_SCHEMA = {
+  type: 'object',
+  required: ['errors'],
+  description:
+    'Every failure of the mirror, like a GraphQL error: `extensions.code` (BAD_USER_INPUT, UNAUTHENTICATED, ' +
+    'FORBIDDEN, NOT_FOUND, INVALID_STATE, CONFLICT, INSUFFICIENT_CREDITS, NOT_ELIGIBLE, …); typed errors add ' +
+    '`extensions.type` (e.g. ValidationError) and their fields (`issues`, `currentStatus`, `available`, …).',
+  properties: {
+    errors: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['message', 'extensions'],
+        properties: {
+          message: { type: 'string' },
+          extensions: {
+            type: 'object',
+            required: ['code'],
+            properties: { code: { type: 'string' }, type: { type: 'string' } },
+            additionalProperties: true,
+          },
+        },
+      },
+    },
+  },
+};
+const ERROR_CONTENT = { 'application/json': { schema: { $ref: '#/components/schemas/Errors' } } };
 
 const REGISTER_OPENAPI = {
   post: {
@@ -345,43 +390,175 @@ const REGISTER_OPENAPI = {
           },
         },
       },
-      '400': { description: 'ValidationError: `{ error, message, issues: [{ path, message }] }`' },
-      '401': { description: 'Missing, unknown or revoked key' },
-      '403': { description: 'Not a member key' },
+      '400': { description: 'ValidationError (`extensions.issues: [{ path, message }]`)', content: ERROR_CONTENT },
+      '401': { description: 'Missing, unknown or revoked key', content: ERROR_CONTENT },
+      '403': { description: 'Not a member key', content: ERROR_CONTENT },
     },
   },
 };
 
+/** A mutation route whose GraphQL field takes `input`: its body may be flat (`{ jobId, message }`). */
+interface FlatRoute {
+  method: string;
+  pattern: RegExp;
+  /** The field's arguments other than `input` (e.g. `executionId`, `id`). */
+  args: Set<string>;
+  /** The fields of the `input` argument's type. */
+  inputFields: Set<string>;
+}
+
+const routePattern = (path: string) =>
+  new RegExp(`^${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/:\w+/g, '[^/]+')}$`);
+
+function flatRoutes(schema: GraphQLSchemaT): FlatRoute[] {
+  const mutations = schema.getMutationType()?.getFields() ?? {};
+  return Object.entries(ROUTES).flatMap(([name, route]) => {
+    const field = name.startsWith('Mutation.') ? mutations[name.slice('Mutation.'.length)] : undefined;
+    const input = field?.args.find((a) => a.name === 'input');
+    const type = input && (isNonNullType(input.type) ? input.type.ofType : input.type);
+    if (!field || !type || !('getFields' in type) || isObjectType(type)) return [];
+    return [
+      {
+        method: route.method,
+        pattern: routePattern(route.path),
+        args: new Set(field.args.map((a) => a.name).filter((n) => n !== 'input')),
+        inputFields: new Set(Object.keys(type.getFields())),
+      },
+    ];
+  });
+}
+
+/**
+ * `{ jobId, message }` → `{ input: { jobId, message } }`. A body is flat when one of its keys is a field of the
+ * input type and not an argument; so a wrapped body, and a flat one whose input type has an `input` field of its
+ * own (a tool call's input), are both read right.
+ */
+function wrapFlatBody(body: unknown, route: FlatRoute): unknown {
+  if (!body || typeof body !== 'object' || Array.isArray(body)) return body;
+  const entries = Object.entries(body);
+  if (!entries.some(([k]) => route.inputFields.has(k) && !route.args.has(k) && k !== 'input')) return body;
+  const args = Object.fromEntries(entries.filter(([k]) => route.args.has(k)));
+  return { ...args, input: Object.fromEntries(entries.filter(([k]) => !route.args.has(k))) };
+}
+
+type OpenApiOperation = {
+  operationId?: string;
+  requestBody?: { required?: boolean; description?: string; content?: Record<string, { schema?: OpenApiSchema }> };
+  responses?: Record<string, unknown>;
+};
+type OpenApiSchema = {
+  type?: string;
+  properties?: Record<string, unknown>;
+  required?: string[];
+  $ref?: string;
+  allOf?: unknown[];
+};
+
+/**
+ * SOFA's document, completed: every operation gets its GraphQL field name as operationId, bodies of `input`
+ * routes are documented flat, path parameters are not asked for again in the body, and every operation
+ * names the error body.
+ */
+function completeOpenApi(doc: {
+  paths?: Record<string, Record<string, OpenApiOperation>>;
+  components?: { schemas?: Record<string, unknown> };
+}) {
+  const fieldOf = new Map(
+    Object.entries(ROUTES).map(([name, r]) => [
+      `${r.method.toLowerCase()} ${r.path.replace(/:(\w+)/g, '{$1}')}`,
+      name.split('.')[1]!,
+    ]),
+  );
+  doc.components = { ...doc.components, schemas: { ...doc.components?.schemas, Errors: ERRORS_SCHEMA } };
+  for (const [path, operations] of Object.entries(doc.paths ?? {})) {
+    const pathParams = new Set([...path.matchAll(/\{(\w+)\}/g)].map((m) => m[1]!));
+    for (const [method, op] of Object.entries(operations)) {
+      const field = fieldOf.get(`${method} ${path}`);
+      if (field) op.operationId = field;
+      op.responses = {
+        ...op.responses,
+        '4XX': { description: 'An error (one shape for all)', content: ERROR_CONTENT },
+      };
+      const media = op.requestBody?.content?.['application/json'];
+      if (!field || !media?.schema?.properties) continue;
+      const { properties, required = [] } = media.schema;
+      const rest = Object.fromEntries(Object.entries(properties).filter(([k]) => k !== 'input' && !pathParams.has(k)));
+      const restRequired = required.filter((k) => k in rest);
+      const inputRef = (properties.input as OpenApiSchema | undefined)?.$ref;
+      if (inputRef) {
+        const restSchema = {
+          type: 'object',
+          properties: rest,
+          ...(restRequired.length ? { required: restRequired } : {}),
+        };
+        media.schema = Object.keys(rest).length ? { allOf: [{ $ref: inputRef }, restSchema] } : { $ref: inputRef };
+        op.requestBody!.description =
+          'The fields of the input, flat. The `{ "input": { … } }` wrapper of the GraphQL argument is accepted too.';
+      } else {
+        media.schema = { type: 'object', properties: rest, ...(restRequired.length ? { required: restRequired } : {}) };
+        if (Object.keys(rest).length === 0) op.requestBody!.required = false;
+      }
+    }
+  }
+  return doc;
+}
+
 /** Yoga plugins for `/api`: the explicit routes and error statuses, then SOFA. Put them in `createYoga({ plugins })`. */
 export function restPlugins(): Plugin[] {
   let yoga: YogaHandle | undefined;
+  let flat: FlatRoute[] = [];
+  let openApi: string | undefined;
   const routes: Plugin = {
     onYogaInit({ yoga: instance }) {
       yoga = instance as unknown as YogaHandle;
     },
-    onRequest({ request, url, endResponse, serverContext }) {
+    onSchemaChange({ schema }) {
+      flat = flatRoutes(schema);
+      openApi = undefined;
+    },
+    async onRequest({ request, url, endResponse, serverContext, setRequest }) {
       if (!url.pathname.startsWith(`${REST_BASE}/`)) return;
       const path = url.pathname.slice(REST_BASE.length).replace(/\/+$/, '');
       // SOFA's subscription webhooks would make the server POST to any URL a caller names: not offered.
       if (path === '/webhook' || path.startsWith('/webhook/')) {
-        return endResponse(json(404, { error: 'NOT_FOUND', message: 'Not found' }));
+        return endResponse(json(404, errorBody('NOT_FOUND', 'Not found')));
       }
       if (path === '/agents/register') {
         if (request.method !== 'POST') {
-          return endResponse(json(405, { error: 'METHOD_NOT_ALLOWED', message: 'Use POST' }, { allow: 'POST' }));
+          return endResponse(json(405, errorBody('METHOD_NOT_ALLOWED', 'Use POST'), { allow: 'POST' }));
         }
-        return registerAgentRoute(yoga!, request, serverContext as Record<string, unknown>).then(endResponse);
+        return endResponse(await registerAgentRoute(yoga!, request, serverContext as Record<string, unknown>));
       }
+      const route = flat.find((r) => r.method === request.method && r.pattern.test(path));
+      if (!route || !request.headers.get('content-type')?.includes('json')) return;
+      const text = await request.text();
+      let body: unknown;
+      try {
+        body = JSON.parse(text);
+      } catch {
+        body = undefined;
+      }
+      const wrapped = body === undefined ? text : JSON.stringify(wrapFlatBody(body, route));
+      const headers = new Headers(request.headers);
+      headers.delete('content-length');
+      setRequest(new Request(request.url, { method: request.method, headers, body: wrapped }));
     },
     async onResponse({ request, response, setResponse }) {
+      const pathname = new URL(request.url).pathname;
+      if (!pathname.startsWith(`${REST_BASE}/`)) return;
+      if (pathname === `${REST_BASE}/openapi.json` && request.method === 'GET' && response.status === 200) {
+        openApi ??= JSON.stringify(completeOpenApi(await response.clone().json()));
+        setResponse(new Response(openApi, { status: 200, headers: response.headers }));
+        return;
+      }
       // Mutation routes answer a result union's error member with 200, like GraphQL; REST wants a 4xx.
       if (response.status !== 200 || request.method === 'GET') return;
-      if (!new URL(request.url).pathname.startsWith(`${REST_BASE}/`)) return;
       if (!response.headers.get('content-type')?.includes('json')) return;
       try {
-        const body = (await response.clone().json()) as { error?: unknown } | null;
-        const status = typeof body?.error === 'string' ? ERROR_STATUS[body.error] : undefined;
-        if (status) setResponse(json(status, body));
+        const body = (await response.clone().json()) as ({ error?: unknown } & Record<string, unknown>) | null;
+        const type = typeof body?.error === 'string' ? body.error : undefined;
+        const status = type ? ERROR_STATUS[type] : undefined;
+        if (body && type && status) setResponse(json(status, typedErrorBody(body, type)));
       } catch {
         // not JSON after all: leave it
       }
@@ -398,8 +575,9 @@ export function restPlugins(): Plugin[] {
         version: '0.5.0',
         description:
           'The agent-facing operations of the Agentwork GraphQL API as REST routes (generated by SOFA from the same ' +
-          'schema). Authenticate with `Authorization: Bearer aw_live_...`. Mutation routes answer their typed errors ' +
-          'with 4xx and a body `{ error: "ValidationError", message, issues, ... }`.',
+          'schema). Authenticate with `Authorization: Bearer aw_live_...`. Bodies are the operation\u2019s arguments, ' +
+          'flat (`{ jobId, message, ... }`; the `{ input: ... }` wrapper is accepted too). Every failure is a 4xx/5xx ' +
+          'with one body: `{ errors: [{ message, extensions: { code, type?, ... } }] }` (schema `Errors`).',
       },
       components: {
         securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'aw_live_... API key' } },
@@ -417,14 +595,13 @@ export function restPlugins(): Plugin[] {
           message?: string;
           extensions?: { code?: string; http?: { status?: number } } & Record<string, unknown>;
         };
-        const code = e.extensions?.code;
-        const candidate = e.extensions?.http?.status ?? (code ? CODE_STATUS[code] : undefined);
+        // Unexpected failures arrive masked with INTERNAL_SERVER_ERROR (maskError); an error without a code was
+        // raised by GraphQL itself over the request (a missing or mistyped argument): the caller's to fix.
+        const code = e.extensions?.code ?? 'BAD_USER_INPUT';
+        const candidate = e.extensions?.http?.status ?? CODE_STATUS[code];
         if (candidate) status = status === 500 ? candidate : Math.max(status, candidate);
         const { http: _http, ...extensions } = e.extensions ?? {};
-        return {
-          message: e.message ?? 'Unexpected error.',
-          extensions: { ...extensions, code: code ?? 'INTERNAL_SERVER_ERROR' },
-        };
+        return { message: e.message ?? 'Unexpected error.', extensions: { ...extensions, code } };
       });
       return json(status, { errors: out }, status === 401 ? { 'www-authenticate': 'Bearer' } : {});
     }) as unknown as SofaOptions['errorHandler'],

@@ -13,6 +13,11 @@ const CODES: Record<string, { code: string; status?: number }> = {
   NotEligibleError: { code: 'NOT_ELIGIBLE' },
 };
 
+/** The `extensions.code` of a domain error type (`ValidationError` → `BAD_USER_INPUT`); shared with the REST mirror. */
+export function errorCodeOf(typeName: string): string {
+  return CODES[typeName]?.code ?? 'BAD_REQUEST';
+}
+
 /**
  * yoga's `maskError`: domain errors thrown outside a result union (queries, auth) keep their
  * message and get a stable `extensions.code`; GraphQL's own errors (syntax, validation) pass
