@@ -57,6 +57,7 @@ describe('Discord over the gateway', () => {
         DISCORD_MODE: 'gateway',
         CHAT_PROGRESS_THROTTLE_MS: 0,
         OUTBOX_POLL_MS: 100,
+        PUBLIC_URL: 'https://agentwork.example.com',
       }),
       { database: db.database, migrate: false },
     );
@@ -73,9 +74,14 @@ describe('Discord over the gateway', () => {
   async function send(
     type: number,
     data: Record<string, unknown> | undefined,
-    options: { user?: string; message?: string } = {},
+    options: { user?: string; message?: string; channel?: string } = {},
   ) {
-    const raw = interaction(type, data, { ...options, guild: GUILD, channel: CHANNEL, appId: APP_ID });
+    const raw = interaction(type, data, {
+      ...options,
+      guild: GUILD,
+      channel: options.channel ?? CHANNEL,
+      appId: APP_ID,
+    });
     discord.sendInteraction(raw);
     const call = await discord.waitFor((c) => c.path === `/interactions/${raw.id}/${raw.token}/callback`);
     return { response: call.body, raw };
@@ -185,6 +191,41 @@ describe('Discord over the gateway', () => {
     expect((await db.database.prisma.job.findUniqueOrThrow({ where: { id: job.id } })).status).toBe('COMPLETED');
     const paid = await db.database.prisma.ledgerAccount.findUniqueOrThrow({ where: { key: `agent:${agent.agentId}` } });
     expect(Number(paid.balance)).toBe(95);
+  });
+
+  it("a quick post in a connected channel: one job card, linked to the job's live page", async () => {
+    const code = (
+      await gql(app, `mutation { createChatLinkCode { ... on ChatLinkCodePayload { code } } }`, {}, ws.ownerKey)
+    ).data.createChatLinkCode.code;
+    await send(2, slash('link', { code }), { user: 'U-poster', channel: 'C2' });
+    await send(2, slash('connect', { project: 'Research' }), { user: 'U-poster', channel: 'C2' });
+    const ack = await send(2, slash('post', { title: 'Tag support tickets', budget: 30 }), {
+      user: 'U-poster',
+      channel: 'C2',
+    });
+    expect(ack.response.type).toBe(4);
+    const job = await db.database.prisma.job.findFirstOrThrow({
+      where: { title: 'Tag support tickets' },
+      include: { project: true },
+    });
+    expect(job.project.name).toBe('Research');
+    const live = `https://agentwork.example.com/jobs/job_${job.id}/live`;
+    const card = await discord.waitFor(
+      (c) =>
+        c.method === 'POST' && c.path === '/channels/C2/messages' && JSON.stringify(c.body).includes('Tag support'),
+    );
+    expect(card.body.embeds[0].url).toBe(live);
+    expect(JSON.stringify(card.body.components)).toContain(live);
+    for (const start = Date.now(); Date.now() - start < 10_000; await new Promise((r) => setTimeout(r, 20))) {
+      if ((await db.database.prisma.outboxEvent.count({ where: { jobId: job.id, chatAt: null } })) === 0) break;
+    }
+    // C1, connected to the same project, gets its own card: count what C2 and the poster saw.
+    const cards = discord.calls.filter(
+      (c) =>
+        (!c.path.startsWith('/channels/') || c.path.startsWith('/channels/C2/')) &&
+        JSON.stringify(c.body ?? '').includes('New job: Tag support tickets'),
+    );
+    expect(cards).toHaveLength(1);
   });
 
   it('answers an unlinked user and a MEMBER without approval rights clearly, changing nothing', async () => {

@@ -34,6 +34,7 @@ beforeAll(async () => {
       CHAT_PROGRESS_THROTTLE_MS: 0,
       LOG_LEVEL: (process.env.TEST_LOG_LEVEL as 'error') ?? 'silent',
       OUTBOX_POLL_MS: 100,
+      PUBLIC_URL: 'https://agentwork.example.com',
     }),
     { database: db.database, migrate: false },
   );
@@ -337,6 +338,34 @@ describe('Slack bot', () => {
     await slack.waitForResponse((r) => String(r.text).includes('open job'));
     await command('help');
     await slack.waitForResponse((r) => String(r.text) === 'Agentwork commands');
+  });
+
+  it('a quick post in a connected channel: one "Job posted" card, linked to the job\'s live page', async () => {
+    const C2 = { channel_id: 'C2' };
+    await linkUser('U-poster', ws.ownerKey);
+    await command('connect Research', 'U-poster', C2);
+    await slack.waitFor((c) => c.method === 'chat.postMessage' && c.args.channel === 'C2');
+    expect((await command('post Translate the FAQ --budget 30', 'U-poster', C2)).status).toBe(200);
+    const job = await db.database.prisma.job.findFirstOrThrow({
+      where: { title: 'Translate the FAQ' },
+      include: { project: true },
+    });
+    expect(job.project.name).toBe('Research');
+    const card = await slack.waitFor(
+      (c) => c.method === 'chat.postMessage' && c.args.channel === 'C2' && String(c.args.text).includes('Translate'),
+    );
+    expect(JSON.stringify(card.args.blocks)).toContain(`https://agentwork.example.com/jobs/job_${job.id}/live`);
+    // Wait until the notifier has handled the job's events, then count what this channel and the poster saw
+    // (C1, connected to the same project, gets its own card).
+    for (const start = Date.now(); Date.now() - start < 10_000; await new Promise((r) => setTimeout(r, 20))) {
+      if ((await db.database.prisma.outboxEvent.count({ where: { jobId: job.id, chatAt: null } })) === 0) break;
+    }
+    const said = (text: unknown) => String(text).includes('Job posted: Translate the FAQ');
+    const posted = [
+      ...slack.calls.filter((c) => c.method.startsWith('chat.post') && c.args.channel === 'C2' && said(c.args.text)),
+      ...slack.responses.filter((r) => said(r.text)),
+    ];
+    expect(posted).toHaveLength(1);
   });
 });
 

@@ -63,6 +63,7 @@ export function backgroundWorkers(deps: {
         transports: chatTransports,
         log,
         throttleMs: config.CHAT_PROGRESS_THROTTLE_MS,
+        publicUrl: config.PUBLIC_URL,
       });
       await n.start();
       return n;

@@ -33,7 +33,9 @@ import {
   helpView,
   inputRequestView,
   jobListView,
+  jobPostedInChannelView,
   jobPostedView,
+  liveLink,
   messageView,
   notLinkedView,
   postJobForm,
@@ -103,6 +105,20 @@ export function createChatApp(deps: { db: Db; config: Config }): ChatApp {
     }
   }
 
+  /**
+   * The answer to a posted job. A job posted in a connected channel goes into that channel's project, and the
+   * notifier posts its card there from the outbox: the poster then gets a private note, not a second card.
+   */
+  const posted = (
+    job: Parameters<typeof jobPostedView>[0],
+    connected: boolean,
+    ephemeral: boolean | undefined,
+  ): ChatResult => {
+    const link = liveLink(config.PUBLIC_URL, job.id);
+    if (connected) return reply(jobPostedInChannelView(job, link));
+    return reply({ ...jobPostedView(job, link), ephemeral });
+  };
+
   const card = (actor: ChatActor, kind: string, refId: string) => ({
     platform: actor.platform,
     channelId: actor.channelId,
@@ -147,7 +163,7 @@ export function createChatApp(deps: { db: Db; config: Config }): ChatApp {
               },
               { autoApproveHours: config.AUTO_APPROVE_HOURS },
             );
-            return reply(jobPostedView({ ...job, id: `job_${job.id}` }));
+            return posted({ ...job, id: `job_${job.id}` }, channel?.workspaceId === viewer.workspaceId, undefined);
           }
           case 'jobs': {
             const { jobs, hasMore } = await listOpenJobs(db, viewer, { projectId, page: command.page });
@@ -157,8 +173,10 @@ export function createChatApp(deps: { db: Db; config: Config }): ChatApp {
             const { jobTitle, bids } = await bidsForJob(db, viewer, command.job);
             return reply(...bidsView(jobTitle, bids));
           }
-          case 'status':
-            return reply(statusView(await jobStatus(db, viewer, command.job)));
+          case 'status': {
+            const status = await jobStatus(db, viewer, command.job);
+            return reply(statusView(status, liveLink(config.PUBLIC_URL, status.id)));
+          }
           case 'connect': {
             const project = await connectChannel(db, viewer, actor, command.project);
             return reply(
@@ -258,7 +276,7 @@ export function createChatApp(deps: { db: Db; config: Config }): ChatApp {
               },
               { autoApproveHours: config.AUTO_APPROVE_HOURS },
             );
-            return reply({ ...jobPostedView({ ...job, id: `job_${job.id}` }), ephemeral: false });
+            return posted({ ...job, id: `job_${job.id}` }, channel?.workspaceId === viewer.workspaceId, false);
           } catch (error) {
             const issues = (error as { issues?: { path: string[]; message: string }[] }).issues;
             if (issues?.length) {

@@ -12,7 +12,7 @@ import {
   saveChatMessage,
 } from '../../services/chat/chat.ts';
 import type { View } from './view.ts';
-import { bidCardView, inputRequestView, jobPostedView, progressView, reviewCardView } from './views.ts';
+import { bidCardView, inputRequestView, jobPostedView, liveLink, progressView, reviewCardView } from './views.ts';
 
 /** How a platform posts and edits channel messages (Slack Web API, Discord REST). */
 export interface ChatTransport {
@@ -35,6 +35,8 @@ export function createChatNotifier(deps: {
   log: Logger;
   throttleMs?: number;
   pollMs?: number;
+  /** PUBLIC_URL: job cards and progress messages link to the job's live page. */
+  publicUrl?: string;
 }) {
   const { database, transports, log } = deps;
   const db = database.prisma;
@@ -57,7 +59,8 @@ export function createChatNotifier(deps: {
 
   async function renderProgress(executionId: string, channels: { platform: ChatPlatform; channelId: string }[]) {
     lastProgress.set(executionId, Date.now());
-    const view = progressView(await progressSummary(db, executionId));
+    const summary = await progressSummary(db, executionId);
+    const view = progressView(summary, liveLink(deps.publicUrl, summary.jobId));
     for (const c of channels) await upsertCard(c.platform, c.channelId, 'progress', executionId, view);
   }
 
@@ -111,7 +114,11 @@ export function createChatNotifier(deps: {
     };
     switch (event.type) {
       case 'JobPosted':
-        return each('job', job.id, jobPostedView({ ...job, id: `job_${job.id}` }));
+        return each(
+          'job',
+          job.id,
+          jobPostedView({ ...job, id: `job_${job.id}` }, liveLink(deps.publicUrl, `job_${job.id}`)),
+        );
       case 'BidPlaced':
       case 'BidAccepted':
       case 'BidRejected':

@@ -28,6 +28,8 @@ export interface View {
   blocks: Block[];
   /** Only the person who ran the command sees it. */
   ephemeral?: boolean;
+  /** A page the message is about (a job's live page): Slack shows a link, Discord links the title and adds a link button. */
+  link?: { url: string; label: string };
 }
 
 export interface FormField {

@@ -13,6 +13,15 @@ export interface JobSummary {
   bidCount?: number;
 }
 
+/**
+ * A job's live page, `${PUBLIC_URL}/jobs/<jobId>/live`, as a view link; none when PUBLIC_URL is unset (chat
+ * platforms cannot open the server's loopback address).
+ */
+export function liveLink(publicUrl: string | undefined, jobId: string): View['link'] {
+  if (!publicUrl) return undefined;
+  return { url: `${publicUrl.replace(/\/+$/, '')}/jobs/${encodeURIComponent(jobId)}/live`, label: 'Watch it live' };
+}
+
 const money = (credits: number) => `${credits.toLocaleString('en')} credits`;
 const when = (d: Date | null) => (d ? d.toISOString().slice(0, 16).replace('T', ' ') + ' UTC' : 'no deadline');
 
@@ -62,10 +71,11 @@ export function jobListView(jobs: JobSummary[], page: number, hasMore: boolean):
   return { text: `${jobs.length} open job(s)`, ephemeral: true, blocks };
 }
 
-export function jobPostedView(job: JobSummary): View {
+export function jobPostedView(job: JobSummary, link?: View['link']): View {
   return {
     text: `Job posted: ${job.title}`,
     tone: 'good',
+    link,
     blocks: [
       { kind: 'header', text: `New job: ${job.title}` },
       {
@@ -80,6 +90,15 @@ export function jobPostedView(job: JobSummary): View {
       { kind: 'context', text: `\`${job.id}\` · agents can bid now` },
     ],
   };
+}
+
+/**
+ * The poster's private answer to a post from a connected channel: the job went into the channel's project,
+ * and the job card itself comes from the channel notifier (once, for everyone), so it is not repeated here.
+ */
+export function jobPostedInChannelView(job: Pick<JobSummary, 'id' | 'title'>, link?: View['link']): View {
+  const text = `Posted “${job.title}” (\`${job.id}\`) to this channel’s project; its card follows in this channel.`;
+  return { text, tone: 'good', ephemeral: true, link, blocks: [{ kind: 'text', text }] };
 }
 
 export interface BidSummary {
@@ -152,7 +171,7 @@ export interface ProgressSummary {
 }
 
 /** One message per running job, updated in place; the final version summarises the result. */
-export function progressView(p: ProgressSummary): View {
+export function progressView(p: ProgressSummary, link?: View['link']): View {
   const recent = p.steps.slice(-5).map((s) => `${s.index + 1}. _${s.kind}_ ${s.message}`);
   const blocks: Block[] = [
     { kind: 'header', text: `${p.jobTitle}` },
@@ -169,6 +188,7 @@ export function progressView(p: ProgressSummary): View {
   return {
     text: `${p.jobTitle}: ${p.status} ${p.progress}%`,
     tone: p.status === 'FAILED' ? 'danger' : p.status === 'COMPLETED' ? 'good' : 'neutral',
+    link,
     blocks,
   };
 }
@@ -303,6 +323,7 @@ export function walletView(w: { balance: number; held: number; available: number
 
 export function statusView(
   job: JobSummary & { assignedAgent: string | null; progress: number | null; executionStatus: string | null },
+  link?: View['link'],
 ): View {
   const blocks: Block[] = [
     { kind: 'header', text: job.title },
@@ -318,5 +339,5 @@ export function statusView(
   ];
   if (job.progress !== null) blocks.push({ kind: 'progress', percent: job.progress, label: job.executionStatus ?? '' });
   blocks.push({ kind: 'context', text: `\`${job.id}\`` });
-  return { text: `${job.title}: ${job.status}`, ephemeral: true, blocks };
+  return { text: `${job.title}: ${job.status}`, ephemeral: true, link, blocks };
 }

@@ -56,6 +56,11 @@ export function toMessage(view: View): Record<string, unknown> {
         break;
     }
   }
+  if (view.link) {
+    // The title links to the page, and a link button (style 5: opens the URL, sends no interaction) says so.
+    if (embed.title) embed.url = view.link.url;
+    components.push({ type: 1, components: [{ type: 2, style: 5, label: view.link.label, url: view.link.url }] });
+  }
   if (description.length) embed.description = description.join('\n').slice(0, 4096);
   if (fields.length) embed.fields = fields.slice(0, 25);
   return {

@@ -43,7 +43,14 @@ function block(b: Block, index: number): SlackBlock | null {
 }
 
 export function toBlocks(view: View): SlackBlock[] {
-  return view.blocks.map(block).filter((b): b is SlackBlock => b !== null);
+  const blocks = view.blocks.map(block).filter((b): b is SlackBlock => b !== null);
+  if (view.link) {
+    // A mrkdwn link, not a URL button: Slack sends URL buttons to the app as actions that would need an ack.
+    const link = { type: 'context', elements: [mrkdwn(`<${view.link.url}|${view.link.label}>`)] };
+    const actions = blocks.findIndex((b) => b.type === 'actions');
+    blocks.splice(actions === -1 ? blocks.length : actions, 0, link);
+  }
+  return blocks;
 }
 
 /** A modal (views.open). `private_metadata` carries where the form came from (channel, message). */
