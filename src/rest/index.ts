@@ -455,7 +455,7 @@ type OpenApiSchema = {
 };
 
 /**
- * SOFA's document, completed: every operation gets its GraphQL field name as operationId, bodies of `input`
+ * SOFA's document, completed: every operation without an operationId gets its GraphQL field name, bodies of `input`
  * routes are documented flat, path parameters are not asked for again in the body, and every operation
  * names the error body.
  */
@@ -474,7 +474,8 @@ function completeOpenApi(doc: {
     const pathParams = new Set([...path.matchAll(/\{(\w+)\}/g)].map((m) => m[1]!));
     for (const [method, op] of Object.entries(operations)) {
       const field = fieldOf.get(`${method} ${path}`);
-      if (field) op.operationId = field;
+      // SOFA names its query routes `<field>_query`: clients generated from them keep those names.
+      if (field && !op.operationId) op.operationId = field;
       op.responses = {
         ...op.responses,
         '4XX': { description: 'An error (one shape for all)', content: ERROR_CONTENT },
