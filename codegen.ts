@@ -30,7 +30,7 @@ async function generateSdk(sdl: string): Promise<string> {
         [SDK_TARGET]: {
           plugins: ['typescript-operations', 'typed-document-node'],
           config: {
-            scalars: { DateTime: 'string', JSON: 'unknown', ID: 'string' },
+            scalars: { DateTime: 'string', JSON: 'unknown', ID: 'string', SafeInt: 'number' },
             // Documents as strings: the SDK sends them as they are, no graphql-js at run time.
             documentMode: 'string',
             enumsAsTypes: true,

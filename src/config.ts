@@ -37,6 +37,11 @@ const envSchema = z.object({
   ),
   /** Platform fee on released escrow, in basis points (500 = 5%). */
   PLATFORM_FEE_BPS: z.coerce.number().int().min(0).max(10_000).default(500),
+  /**
+   * Where purchaseCredits charges: `test` (the built-in test provider: approves every charge, i.e.
+   * free credits) or `none`. Unset: `test` outside production, `none` in production.
+   */
+  PAYMENT_PROVIDER: optionalString.pipe(z.enum(['test', 'none']).optional()),
   /** Anyone may call createWorkspace without a key (switch off for closed deployments). */
   ALLOW_SIGNUP: bool.default(true),
   /** Platform administrator key (grantCredits, resolving any dispute). Stored nowhere; compared by hash. */

@@ -5,7 +5,7 @@ import { isDomainError } from '../src/services/kernel/errors.ts';
 import { encodeId } from '../src/services/kernel/ids.ts';
 import type { Viewer } from '../src/services/kernel/viewer.ts';
 import { feeOf } from '../src/services/ledger/ledger.ts';
-import { purchaseCredits } from '../src/services/ledger/payments.ts';
+import { purchaseCredits, testPaymentProvider } from '../src/services/ledger/payments.ts';
 import { acceptBid, placeBid } from '../src/services/marketplace/bids.ts';
 import { assignJob, cancelJob, postJob } from '../src/services/marketplace/jobs.ts';
 import { openDispute, resolveDispute } from '../src/services/settlement/disputes.ts';
@@ -126,7 +126,7 @@ it(`a seeded random run of ${OPERATIONS} operations keeps the ledger equal to th
       case 'purchase': {
         const w = int(0, 2);
         const amount = int(1, 400);
-        await purchaseCredits(db, owners[w]!, { amount, idempotencyKey: `p-${SEED}-${step}` });
+        await purchaseCredits(db, owners[w]!, { amount, idempotencyKey: `p-${SEED}-${step}` }, testPaymentProvider);
         add(`workspace:${workspaces[w]!.workspaceId}`, amount);
         add('external', -amount);
         minted += amount;

@@ -88,7 +88,7 @@ export const AgentRef = builder.prismaNode('Agent', {
     maxConcurrentJobs: t.exposeInt('maxConcurrentJobs'),
     activeJobCount: t.exposeInt('activeJobCount'),
     averageResponseTime: t.exposeInt('averageResponseTime', { description: 'Seconds.' }),
-    creditRate: t.exposeInt('creditRate', { description: 'Credits per job the agent asks by default.' }),
+    creditRate: t.expose('creditRate', { type: 'SafeInt', description: 'Credits per job the agent asks by default.' }),
     webhookUrl: t.string({
       nullable: true,
       description: 'Visible to the agent and its workspace only.',

@@ -24,7 +24,7 @@ export const BidRef = builder.prismaNode('Bid', {
     agent: t.relation('agent'),
     message: t.exposeString('message'),
     estimatedMinutes: t.exposeInt('estimatedMinutes'),
-    requestedCredits: t.exposeInt('requestedCredits'),
+    requestedCredits: t.expose('requestedCredits', { type: 'SafeInt' }),
     skillMatch: t.exposeInt('skillMatch', { description: '0-100, computed by the server from skills and tools.' }),
     relevantExperience: t.field({
       type: [JobRef],

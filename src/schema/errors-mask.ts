@@ -11,6 +11,7 @@ const CODES: Record<string, { code: string; status?: number }> = {
   ConflictError: { code: 'CONFLICT' },
   InsufficientCreditsError: { code: 'INSUFFICIENT_CREDITS' },
   NotEligibleError: { code: 'NOT_ELIGIBLE' },
+  PaymentsUnavailableError: { code: 'PAYMENTS_UNAVAILABLE' },
 };
 
 /** The `extensions.code` of a domain error type (`ValidationError` → `BAD_USER_INPUT`); shared with the REST mirror. */

@@ -5,6 +5,7 @@ import {
   InvalidStateError,
   NotEligibleError,
   NotFoundError,
+  PaymentsUnavailableError,
   ValidationError,
   type ValidationIssue,
 } from '../services/kernel/errors.ts';
@@ -77,7 +78,10 @@ builder.objectType(InsufficientCreditsError, {
   description: 'The wallet cannot cover the amount; nothing was held or moved.',
   interfaces: [ErrorInterface],
   isTypeOf: (value) => value instanceof InsufficientCreditsError,
-  fields: (t) => ({ available: t.exposeInt('available'), required: t.exposeInt('required') }),
+  fields: (t) => ({
+    available: t.expose('available', { type: 'SafeInt' }),
+    required: t.expose('required', { type: 'SafeInt' }),
+  }),
 });
 
 builder.objectType(NotEligibleError, {
@@ -86,6 +90,14 @@ builder.objectType(NotEligibleError, {
   interfaces: [ErrorInterface],
   isTypeOf: (value) => value instanceof NotEligibleError,
   fields: (t) => ({ reasons: t.exposeStringList('reasons') }),
+});
+
+builder.objectType(PaymentsUnavailableError, {
+  name: 'PaymentsUnavailableError',
+  description:
+    'No payment provider is configured on this server (production without PAYMENT_PROVIDER), so credits cannot be bought; nothing was charged or minted.',
+  interfaces: [ErrorInterface],
+  isTypeOf: (value) => value instanceof PaymentsUnavailableError,
 });
 
 /** The error types most mutations can return. */

@@ -80,7 +80,7 @@ eventType('BidAccepted', 'A bid was accepted; the job is assigned.', bidFields);
 eventType('BidRejected', 'A bid was rejected.', bidFields);
 eventType('AgentInvited', 'An agent was invited to the job.');
 eventType('AgentAssigned', 'An agent was assigned (bid accepted or direct hire).', (t) => ({
-  credits: t.int({ resolve: (m) => data<number>(m, 'credits') }),
+  credits: t.field({ type: 'SafeInt', resolve: (m) => data<number>(m, 'credits') }),
 }));
 eventType('ExecutionProgressed', 'Progress or status of the execution changed.', (t) => ({
   executionId: executionId(t),
@@ -132,8 +132,8 @@ eventType('DisputeResolved', 'A dispute was resolved and the escrow settled.', (
   outcome: t.string({ resolve: (m) => data<string>(m, 'outcome') }),
 }));
 eventType('AgentPaid', 'Escrow was released to the agent.', (t) => ({
-  credits: t.int({ resolve: (m) => data<number>(m, 'credits') }),
-  fee: t.int({ resolve: (m) => data<number>(m, 'fee') ?? 0 }),
+  credits: t.field({ type: 'SafeInt', resolve: (m) => data<number>(m, 'credits') }),
+  fee: t.field({ type: 'SafeInt', resolve: (m) => data<number>(m, 'fee') ?? 0 }),
 }));
 builder.objectRef<EventMessage>('GenericJobEvent').implement({
   description: 'An event type this schema version does not model specifically; see `type` and `data`.',

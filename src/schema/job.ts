@@ -78,7 +78,7 @@ export const JobRef = builder.prismaNode('Job', {
     visibility: t.expose('visibility', { type: JobVisibilityEnum }),
     requiredSkills: t.exposeStringList('requiredSkills'),
     requiredTools: t.exposeStringList('requiredTools', { description: 'MCP tools the work needs.' }),
-    budget: t.exposeInt('budget', { description: 'Credits the poster is willing to pay.' }),
+    budget: t.expose('budget', { type: 'SafeInt', description: 'Credits the poster is willing to pay.' }),
     minReputationScore: t.exposeInt('minReputationScore', { nullable: true }),
     preferredAgents: t.field({
       type: [AgentRef],
@@ -110,7 +110,11 @@ export const JobRef = builder.prismaNode('Job', {
       description: 'Visible to the posting workspace and the assigned agent.',
       query: (_args, ctx) => ({ where: bidVisibilityWhere(ctx.viewer) }),
     }),
-    agreedCredits: t.exposeInt('agreedCredits', { nullable: true, description: 'The price agreed on assignment.' }),
+    agreedCredits: t.expose('agreedCredits', {
+      type: 'SafeInt',
+      nullable: true,
+      description: 'The price agreed on assignment.',
+    }),
     humanReviewRequired: t.exposeBoolean('humanReviewRequired'),
     autoApproveAt: t.expose('autoApproveAt', {
       type: 'DateTime',

@@ -1,6 +1,12 @@
-import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../services/kernel/errors.ts';
+import {
+  ConflictError,
+  ForbiddenError,
+  NotFoundError,
+  PaymentsUnavailableError,
+  ValidationError,
+} from '../services/kernel/errors.ts';
 import { agentWallet, type WalletView, workspaceWallet } from '../services/ledger/ledger.ts';
-import { grantCredits, purchaseCredits } from '../services/ledger/payments.ts';
+import { grantCredits, paymentProviderFor, purchaseCredits } from '../services/ledger/payments.ts';
 import { builder } from './builder.ts';
 
 const TransferKindEnum = builder.enumType('TransferKind', {
@@ -13,7 +19,7 @@ export const LedgerEntryRef = builder.prismaNode('LedgerTransfer', {
   description: 'One immutable movement of credits between two accounts.',
   fields: (t) => ({
     kind: t.expose('kind', { type: TransferKindEnum }),
-    amount: t.int({ resolve: (e) => Number(e.amount) }),
+    amount: t.field({ type: 'SafeInt', resolve: (e) => Number(e.amount) }),
     from: t.string({ select: { fromAccount: { select: { key: true } } }, resolve: (e) => e.fromAccount.key }),
     to: t.string({ select: { toAccount: { select: { key: true } } }, resolve: (e) => e.toAccount.key }),
     job: t.prismaField({
@@ -30,9 +36,9 @@ export const LedgerEntryRef = builder.prismaNode('LedgerTransfer', {
 export const WalletRef = builder.objectRef<WalletView>('Wallet').implement({
   description: 'Credits of a workspace or an agent. balance = available + held (in escrow for assigned jobs).',
   fields: (t) => ({
-    balance: t.exposeInt('balance'),
-    held: t.exposeInt('held'),
-    available: t.exposeInt('available'),
+    balance: t.expose('balance', { type: 'SafeInt' }),
+    held: t.expose('held', { type: 'SafeInt' }),
+    available: t.expose('available', { type: 'SafeInt' }),
     entries: t.prismaConnection({
       type: 'LedgerTransfer',
       cursor: 'id',
@@ -71,7 +77,7 @@ builder.mutationFields((t) => ({
     authScopes: { platformAdmin: true },
     args: {
       workspaceId: t.arg.id({ required: true }),
-      amount: t.arg.int({ required: true }),
+      amount: t.arg.int({ required: true, description: 'Credits to mint, 1 to 1,000,000,000.' }),
       idempotencyKey: t.arg.string(),
     },
     errors: { types: [ValidationError, NotFoundError, ForbiddenError, ConflictError] },
@@ -81,11 +87,14 @@ builder.mutationFields((t) => ({
   purchaseCredits: t.field({
     type: WalletRef,
     description:
-      'OWNER/ADMIN: buys credits through the payment provider (the built-in one is a test provider). The same `idempotencyKey` never charges twice.',
+      'OWNER/ADMIN: buys credits through the configured payment provider (PAYMENT_PROVIDER; the built-in one is a test provider, the default outside production). Without one: PaymentsUnavailableError. The same `idempotencyKey` never charges twice.',
     authScopes: { member: true },
-    args: { amount: t.arg.int({ required: true }), idempotencyKey: t.arg.string({ required: true }) },
-    errors: { types: [ValidationError, ForbiddenError, ConflictError] },
+    args: {
+      amount: t.arg.int({ required: true, description: 'Credits to buy, 1 to 1,000,000,000.' }),
+      idempotencyKey: t.arg.string({ required: true }),
+    },
+    errors: { types: [ValidationError, ForbiddenError, ConflictError, PaymentsUnavailableError] },
     resolve: (_root, { amount, idempotencyKey }, ctx) =>
-      purchaseCredits(ctx.db, ctx.viewer, { amount, idempotencyKey }),
+      purchaseCredits(ctx.db, ctx.viewer, { amount, idempotencyKey }, paymentProviderFor(ctx.config)),
   }),
 }));

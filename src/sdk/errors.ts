@@ -7,6 +7,7 @@ export const DOMAIN_ERROR_TYPES = [
   'ConflictError',
   'InsufficientCreditsError',
   'NotEligibleError',
+  'PaymentsUnavailableError',
   'BaseError',
 ] as const;
 

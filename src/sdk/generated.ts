@@ -191,6 +191,8 @@ type ErrorFields_NotFoundError_Fragment = {
   message: string;
 };
 
+type ErrorFields_PaymentsUnavailableError_Fragment = { __typename: 'PaymentsUnavailableError'; message: string };
+
 type ErrorFields_ValidationError_Fragment = {
   __typename: 'ValidationError';
   message: string;
@@ -205,6 +207,7 @@ export type ErrorFieldsFragment =
   | ErrorFields_InvalidStateError_Fragment
   | ErrorFields_NotEligibleError_Fragment
   | ErrorFields_NotFoundError_Fragment
+  | ErrorFields_PaymentsUnavailableError_Fragment
   | ErrorFields_ValidationError_Fragment;
 
 export type AgentFieldsFragment = {
@@ -1185,6 +1188,7 @@ export type PurchaseCreditsMutation = {
   purchaseCredits:
     | { __typename: 'ConflictError'; message: string }
     | { __typename: 'ForbiddenError'; message: string }
+    | { __typename: 'PaymentsUnavailableError'; message: string }
     | {
         __typename: 'ValidationError';
         message: string;

@@ -94,6 +94,11 @@ export class NotEligibleError extends DomainError {
   }
 }
 
+/** No payment provider is configured (production without PAYMENT_PROVIDER): credits cannot be bought. */
+export class PaymentsUnavailableError extends DomainError {
+  override name = 'PaymentsUnavailableError';
+}
+
 /** Every error a mutation may return; mutations list the subset that applies. */
 export const ALL_DOMAIN_ERRORS = [
   ValidationError,
@@ -103,4 +108,5 @@ export const ALL_DOMAIN_ERRORS = [
   ConflictError,
   InsufficientCreditsError,
   NotEligibleError,
+  PaymentsUnavailableError,
 ] as const;

@@ -10,6 +10,7 @@ import {
   isDomainError,
   NotEligibleError,
   NotFoundError,
+  PaymentsUnavailableError,
   ValidationError,
 } from './errors.ts';
 import type { Viewer } from './viewer.ts';
@@ -63,6 +64,8 @@ function reviveError(stored: { name: string; message: string; fields: Record<str
       return new InsufficientCreditsError(f.available as number, f.required as number);
     case 'NotEligibleError':
       return new NotEligibleError(f.reasons as string[]);
+    case 'PaymentsUnavailableError':
+      return new PaymentsUnavailableError(stored.message);
     default:
       return new ConflictError(stored.message);
   }

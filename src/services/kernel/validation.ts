@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { formatCredits, MAX_CREDIT_AMOUNT } from './credits.ts';
 import { ValidationError } from './errors.ts';
 
 /** Parses `input` with `schema`; a failure becomes a ValidationError whose paths start at `prefix`. */
@@ -20,7 +21,11 @@ export const fields = {
     .regex(/^[^\s@]+@[^\s@.]+(\.[^\s@.]+)+$/, 'must be a valid email address'),
   text: (max: number) => z.string().max(max, `must be at most ${max} characters`),
   id: z.string().trim().min(1, 'must not be empty').max(100),
-  credits: z.number().int('must be a whole number of credits').min(1, 'must be at least 1').max(1_000_000_000),
+  credits: z
+    .number()
+    .int('must be a whole number of credits')
+    .min(1, 'must be at least 1')
+    .max(MAX_CREDIT_AMOUNT, `must be at most ${formatCredits(MAX_CREDIT_AMOUNT)} credits`),
 };
 
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);

@@ -2,7 +2,8 @@ import type { Db, Tx } from '../../db/client.ts';
 import type { Job, LedgerAccount } from '../../generated/prisma/client.ts';
 import type { LedgerAccountKind, TransferKind } from '../../generated/prisma/enums.ts';
 import { emit } from '../delivery/events.ts';
-import { InsufficientCreditsError, InvalidStateError } from '../kernel/errors.ts';
+import { formatCredits, MAX_BALANCE } from '../kernel/credits.ts';
+import { InsufficientCreditsError, InvalidStateError, ValidationError } from '../kernel/errors.ts';
 
 /**
  * Double-entry credits ledger. Every movement is one immutable LedgerTransfer between two
@@ -12,6 +13,13 @@ import { InsufficientCreditsError, InvalidStateError } from '../kernel/errors.ts
  * Concurrency: both accounts are locked (SELECT … FOR UPDATE) in a fixed order (by id) before
  * the balance is checked, so concurrent transfers serialise per account and never deadlock; the
  * database's CHECK (balance >= 0 except external) is the last line of defence.
+ *
+ * Cap: no wallet holds more than MAX_BALANCE (kernel/credits.ts). A wallet is its owner's total:
+ * a workspace's account plus its escrows, or an agent's account. A transfer between two accounts
+ * of one owner (hold, refund) leaves the total as it is and is never refused; any other transfer
+ * into a wallet is checked against the cap while the wallet's account is locked, and refused with
+ * a ValidationError (nothing moved). The database's CHECK (balance <= MAX_BALANCE except external
+ * and fees) backs it up.
  */
 export type AccountRef =
   | { kind: 'WORKSPACE'; workspaceId: string }
@@ -67,18 +75,52 @@ export interface TransferInput {
   kind: TransferKind;
   jobId?: string | null;
   memo?: string;
+  /** Path of the ValidationError when the transfer would take the receiving wallet over MAX_BALANCE. */
+  amountPath?: string[];
 }
 
-/** Moves `amount` credits; InsufficientCreditsError (and nothing moved) when `from` cannot cover it. */
+/** The wallet an account belongs to (a workspace's account and escrows are one wallet); null for fees and external. */
+type WalletRef = Extract<AccountRef, { kind: 'WORKSPACE' | 'AGENT' }>;
+function walletOf(ref: AccountRef): WalletRef | null {
+  switch (ref.kind) {
+    case 'WORKSPACE':
+    case 'ESCROW':
+      return { kind: 'WORKSPACE', workspaceId: ref.workspaceId };
+    case 'AGENT':
+      return ref;
+    default:
+      return null;
+  }
+}
+
+/**
+ * Moves `amount` credits; InsufficientCreditsError (and nothing moved) when `from` cannot cover it,
+ * ValidationError (and nothing moved) when it would take the receiving wallet over MAX_BALANCE.
+ */
 export async function transfer(tx: Tx, input: TransferInput) {
   if (!Number.isSafeInteger(input.amount) || input.amount <= 0)
     throw new Error(`transfer amount must be a positive integer, got ${input.amount}`);
   const from = await ensureAccount(tx, input.from);
   const to = await ensureAccount(tx, input.to);
-  const balances = await lockAccounts(tx, [from.id, to.id]);
+  const wallet = walletOf(input.to);
+  const fromWallet = walletOf(input.from);
+  const capped = wallet !== null && (fromWallet === null || accountKey(wallet) !== accountKey(fromWallet));
+  // Credits paid into a workspace's escrow from elsewhere raise the workspace's total: its account
+  // is locked too (in the same id order), so concurrent deposits into that wallet serialise.
+  const walletAccount = capped && input.to.kind === 'ESCROW' ? await ensureAccount(tx, wallet) : null;
+  const balances = await lockAccounts(tx, walletAccount ? [from.id, to.id, walletAccount.id] : [from.id, to.id]);
   const available = balances.get(from.id)!;
   if (from.kind !== 'EXTERNAL' && available < BigInt(input.amount)) {
     throw new InsufficientCreditsError(Number(available), input.amount);
+  }
+  if (capped) {
+    const total = wallet.kind === 'AGENT' ? balances.get(to.id)! : await workspaceTotal(tx, wallet.workspaceId);
+    if (total + BigInt(input.amount) > BigInt(MAX_BALANCE)) {
+      throw ValidationError.single(
+        input.amountPath ?? ['amount'],
+        `would take the receiving wallet over the maximum balance of ${formatCredits(MAX_BALANCE)} credits`,
+      );
+    }
   }
   await tx.ledgerAccount.update({ where: { id: from.id }, data: { balance: { decrement: input.amount } } });
   await tx.ledgerAccount.update({ where: { id: to.id }, data: { balance: { increment: input.amount } } });
@@ -107,6 +149,13 @@ export async function holdEscrow(tx: Tx, job: Job) {
     jobId: job.id,
     memo: 'escrow hold on assignment',
   });
+}
+
+/** A workspace's total: its account plus its escrows (the caller holds the account's lock). */
+async function workspaceTotal(tx: Tx, workspaceId: string): Promise<bigint> {
+  const [row] = await tx.$queryRaw<{ total: bigint | null }[]>`SELECT SUM("balance")::bigint AS "total"
+    FROM "LedgerAccount" WHERE "workspaceId" = ${workspaceId} AND "kind" IN ('WORKSPACE', 'ESCROW')`;
+  return BigInt(row?.total ?? 0n);
 }
 
 async function lockedEscrow(tx: Tx, job: Job): Promise<{ id: string; balance: number }> {
@@ -153,6 +202,7 @@ export async function settleEscrow(
       kind: 'RELEASE',
       jobId: job.id,
       memo: options.reason,
+      amountPath: [],
     });
   }
   if (fee > 0)

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
+import type { Config } from '../../config.ts';
 import type { Db } from '../../db/client.ts';
-import { ForbiddenError, NotFoundError, ValidationError } from '../kernel/errors.ts';
+import { ForbiddenError, NotFoundError, PaymentsUnavailableError, ValidationError } from '../kernel/errors.ts';
 import { withIdempotency } from '../kernel/idempotency.ts';
 import { decodeId } from '../kernel/ids.ts';
 import { fields, parse } from '../kernel/validation.ts';
@@ -11,7 +12,8 @@ import { transfer, type WalletView, workspaceWallet } from './ledger.ts';
 /**
  * Where purchased credits come from. The built-in provider is a test one that approves every
  * charge up to a limit; a real one (Stripe, …) implements the same interface: charge, and the
- * ledger mints the credits only when the charge succeeded.
+ * ledger mints the credits only when the charge succeeded. Which one is active is configuration
+ * (`PAYMENT_PROVIDER`, see paymentProviderFor): production has none unless one is set on purpose.
  */
 export interface PaymentProvider {
   name: string;
@@ -30,6 +32,18 @@ export const testPaymentProvider: PaymentProvider = {
     return { status: 'SUCCEEDED', reference: `test_${randomUUID()}` };
   },
 };
+
+/** Providers by PAYMENT_PROVIDER value. */
+const PROVIDERS: Record<string, PaymentProvider> = { test: testPaymentProvider };
+
+/**
+ * The active payment provider: the one PAYMENT_PROVIDER names (`none`: no provider), else the test
+ * provider outside production and none in production, where a free mint would be a hole.
+ */
+export function paymentProviderFor(config: Pick<Config, 'NODE_ENV' | 'PAYMENT_PROVIDER'>): PaymentProvider | null {
+  const name = config.PAYMENT_PROVIDER ?? (config.NODE_ENV === 'production' ? 'none' : 'test');
+  return PROVIDERS[name] ?? null;
+}
 
 const amountSchema = z.object({ amount: fields.credits });
 
@@ -57,15 +71,22 @@ export async function grantCredits(
   return workspaceWallet(db, workspaceId);
 }
 
-/** OWNER/ADMIN buys credits for their workspace through the payment provider. Idempotent with a key. */
+/**
+ * OWNER/ADMIN buys credits for their workspace through the payment provider (`null`: none is
+ * configured, PaymentsUnavailableError and nothing happens). Idempotent with a key.
+ */
 export async function purchaseCredits(
   db: Db,
   viewer: Viewer,
   input: { amount: number; idempotencyKey: string },
-  provider: PaymentProvider = testPaymentProvider,
+  provider: PaymentProvider | null,
 ): Promise<WalletView> {
   if (viewer.kind !== 'member') throw new ForbiddenError('Only workspace members buy credits');
   if (!isWorkspaceAdmin(viewer)) throw new ForbiddenError('Only an OWNER or ADMIN buys credits');
+  if (!provider)
+    throw new PaymentsUnavailableError(
+      'Credits cannot be bought on this server: no payment provider is configured (PAYMENT_PROVIDER). Ask the operator for a grant.',
+    );
   const { amount } = parse(amountSchema, { amount: input.amount }, []);
   if (!input.idempotencyKey?.trim()) throw ValidationError.single(['idempotencyKey'], 'is required for purchases');
   const workspaceId = viewer.workspaceId;

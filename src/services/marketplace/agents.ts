@@ -3,6 +3,7 @@ import type { Db } from '../../db/client.ts';
 import type { Agent, Prisma } from '../../generated/prisma/client.ts';
 import type { AgentFramework, AgentStatus } from '../../generated/prisma/enums.ts';
 import { issueKey } from '../accounts/api-keys.ts';
+import { formatCredits, MAX_CREDIT_AMOUNT } from '../kernel/credits.ts';
 import { ForbiddenError, NotFoundError, ValidationError } from '../kernel/errors.ts';
 import { decodeId } from '../kernel/ids.ts';
 import { callbackUrl, fields, parse } from '../kernel/validation.ts';
@@ -40,7 +41,12 @@ function agentFields(policy: AgentPolicy) {
       .min(0)
       .max(7 * 24 * 3600)
       .default(60),
-    creditRate: z.number().int().min(0, 'must not be negative').max(1_000_000_000).default(0),
+    creditRate: z
+      .number()
+      .int()
+      .min(0, 'must not be negative')
+      .max(MAX_CREDIT_AMOUNT, `must be at most ${formatCredits(MAX_CREDIT_AMOUNT)} credits`)
+      .default(0),
     webhookUrl: callbackUrl(policy).nullish(),
     apiEndpoint: callbackUrl(policy).nullish(),
   };

@@ -5,6 +5,7 @@ import type { JobPriority, JobStatus, JobVisibility } from '../../generated/pris
 import { isPosterSide, jobVisibilitySql, loadVisibleJob } from '../access/visibility.ts';
 import { resolveProject } from '../accounts/projects.ts';
 import { emit } from '../delivery/events.ts';
+import { formatCredits, MAX_CREDIT_AMOUNT } from '../kernel/credits.ts';
 import {
   ForbiddenError,
   InvalidStateError,
@@ -50,7 +51,11 @@ export function jobFields(defaults: { autoApproveHours: number }) {
     visibility: z.enum(VISIBILITIES).default('WORKSPACE'),
     requiredSkills: nameListSchema('skill').default([]),
     requiredTools: nameListSchema('tool', 50).default([]),
-    budget: z.number().int('must be a whole number of credits').min(1, 'must be at least 1 credit').max(1_000_000_000),
+    budget: z
+      .number()
+      .int('must be a whole number of credits')
+      .min(1, 'must be at least 1 credit')
+      .max(MAX_CREDIT_AMOUNT, `must be at most ${formatCredits(MAX_CREDIT_AMOUNT)} credits`),
     minReputationScore: z.number().int().min(0, 'must be 0-100').max(100, 'must be 0-100').nullish(),
     preferredAgents: agentIdList,
     excludedAgents: agentIdList,
