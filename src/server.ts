@@ -154,8 +154,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     async start() {
       await migrateOnce();
       for (const w of startOrder) await w.start();
-      server = createServer((req, res) => void handle(req, res));
-      server.keepAliveTimeout = 5_000;
+      server = createServer(httpServerOptions(config), (req, res) => void handle(req, res));
+      server.keepAliveTimeout = config.HTTP_KEEP_ALIVE_TIMEOUT_MS;
       ws = attachWebSocketServer(server, { config, yoga, viewerFor });
       await new Promise<void>((resolveListen, reject) => {
         server!.once('error', reject);
@@ -175,6 +175,21 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       if (!options.pubsub) await pubsub.close();
       if (!options.database) await db.close();
     },
+  };
+}
+
+/**
+ * Deliberate timeouts against slow clients (slowloris): the request headers must arrive within
+ * HTTP_HEADERS_TIMEOUT_MS and the whole request within HTTP_REQUEST_TIMEOUT_MS, else 408 and the
+ * socket is closed. Both end when the request has been received, so a response that streams for
+ * hours (SSE subscriptions) is never cut, and a WebSocket upgrade leaves HTTP's bookkeeping (both
+ * checked in test/http-hardening.test.ts). Node checks expiry on a timer: at most a second late.
+ */
+export function httpServerOptions(config: Config) {
+  return {
+    headersTimeout: config.HTTP_HEADERS_TIMEOUT_MS,
+    requestTimeout: config.HTTP_REQUEST_TIMEOUT_MS,
+    connectionsCheckingInterval: Math.min(1_000, config.HTTP_HEADERS_TIMEOUT_MS),
   };
 }
 

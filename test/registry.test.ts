@@ -10,7 +10,8 @@ import { createAgentFixture, createWorkspaceFixture, postJobFixture } from './su
 
 let t: TestApp;
 beforeAll(async () => {
-  t = await createTestApp();
+  // The card server below listens on 127.0.0.1: allow-listed as a developer would (WEBHOOK_ALLOW_HOSTS).
+  t = await createTestApp({ config: { WEBHOOK_ALLOW_HOSTS: '127.0.0.1' } });
 });
 afterAll(() => t.close());
 const db = () => t.app.db.prisma;

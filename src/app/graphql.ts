@@ -53,6 +53,9 @@ export function createGraphQL(deps: {
     schema,
     graphqlEndpoint: '/graphql',
     landingPage: false,
+    // CORS is answered in front of every API surface (src/app/cors.ts); yoga's would echo any
+    // Origin with credentials allowed.
+    cors: false,
     graphiql: graphiqlEnabled(config)
       ? { title: 'Agentwork GraphQL', headers: JSON.stringify({ Authorization: 'Bearer aw_live_...' }, null, 2) }
       : false,

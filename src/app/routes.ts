@@ -3,10 +3,11 @@ import { createReadStream } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Config } from '../config.ts';
 import { type createMetrics, type createRateLimiter, rateLimitKey } from '../hardening.ts';
-import { LIVE_ASSET_URL, liveAssetPath, livePageHtml } from '../live/page.ts';
+import { LIVE_ASSET_URL, LIVE_PAGE_CSP_HEADER, liveAssetPath, livePageHtml } from '../live/page.ts';
 import type { Logger } from '../log.ts';
 import { handleMcpHttp } from '../mcp/http.ts';
 import { requestScope } from '../request-context.ts';
+import { createCors } from './cors.ts';
 import type { ViewerFor, Yoga } from './graphql.ts';
 import { sendJson } from './http.ts';
 
@@ -61,8 +62,8 @@ export function routes(deps: RouteDeps): Route[] {
         res.writeHead(200, {
           'content-type': 'text/html; charset=utf-8',
           'cache-control': 'no-store',
-          'content-security-policy':
-            "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self' ws: wss:; frame-ancestors 'none'",
+          // Inline script and style allowed by hash only (src/live/page.ts), never 'unsafe-inline'.
+          'content-security-policy': LIVE_PAGE_CSP_HEADER,
           'referrer-policy': 'no-referrer',
         });
         res.end(livePageHtml(match![1]!));
@@ -115,8 +116,8 @@ export function routes(deps: RouteDeps): Route[] {
 const isApiPath = (path: string) => path === '/graphql' || path.startsWith('/api') || path === '/mcp';
 
 /**
- * The node:http listener: request id and log scope, drain bookkeeping, body-size cap and rate
- * limit on the API surfaces, then the first matching route, else yoga.
+ * The node:http listener: request id and log scope, drain bookkeeping, CORS, body-size cap and
+ * rate limit on the API surfaces, then the first matching route, else yoga.
  */
 export function createRequestHandler(deps: {
   config: Config;
@@ -127,6 +128,7 @@ export function createRequestHandler(deps: {
   drain: DrainState;
 }) {
   const { config, log, yoga, rateLimiter, drain } = deps;
+  const cors = createCors(config.CORS_ORIGINS);
   return async function handle(req: IncomingMessage, res: ServerResponse) {
     const requestId = (req.headers['x-request-id'] as string | undefined)?.slice(0, 100) || randomUUID();
     res.setHeader('x-request-id', requestId);
@@ -138,6 +140,8 @@ export function createRequestHandler(deps: {
     await requestScope.run({ requestId, log: reqLog }, async () => {
       try {
         const path = (req.url ?? '/').split('?')[0] ?? '/';
+        // CORS first: a preflight is answered here, before the rate limit and authentication.
+        if (isApiPath(path) && cors.handle(req, res)) return;
         if (isApiPath(path) && Number(req.headers['content-length'] ?? 0) > config.MAX_BODY_BYTES) {
           res.setHeader('connection', 'close');
           return sendJson(res, 413, {

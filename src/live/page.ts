@@ -603,8 +603,10 @@ else {
 const sha256 = (text: string) => `'sha256-${createHash('sha256').update(text, 'utf8').digest('base64')}'`;
 
 /**
- * Only this page's own inline script and style, the bundle from this origin, and requests to this
- * origin (HTTP and WebSocket) are allowed: the page cannot load or send anything elsewhere.
+ * Only this page's own inline script and style (by hash: no 'unsafe-inline'), the bundle from this
+ * origin, and requests to this origin (HTTP and WebSocket) are allowed: the page cannot load or
+ * send anything elsewhere, and an injected script does not run. Sent in the page's <meta> and, with
+ * `frame-ancestors` (which a <meta> cannot carry), as the response header (LIVE_PAGE_CSP_HEADER).
  */
 const CSP = [
   "default-src 'none'",
@@ -615,3 +617,6 @@ const CSP = [
   "base-uri 'none'",
   "form-action 'none'",
 ].join('; ');
+
+/** The live page's Content-Security-Policy response header: the same policy, and no framing. */
+export const LIVE_PAGE_CSP_HEADER = `${CSP}; frame-ancestors 'none'`;

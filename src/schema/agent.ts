@@ -15,9 +15,10 @@ import { builder } from './builder.ts';
 import type { Context } from './context.ts';
 import { COMMON_ERRORS } from './errors.ts';
 import { registerNodeLoader } from './node.ts';
+import { outboundPolicyOf } from './outbound-policy.ts';
 import { agentPayload } from './payloads.ts';
 
-export const policyOf = (ctx: Context): AgentPolicy => ({ allowLoopbackHttp: ctx.config.NODE_ENV !== 'production' });
+export const policyOf = (ctx: Context): AgentPolicy => outboundPolicyOf(ctx);
 
 export const AgentFrameworkEnum = builder.enumType('AgentFramework', {
   values: ['MASTRA', 'ELIZA', 'AUTOGPT', 'CREWAI', 'LANGGRAPH', 'CUSTOM'] as const,

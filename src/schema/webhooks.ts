@@ -1,5 +1,4 @@
 import { WEBHOOK_EVENT_TYPES } from '../services/delivery/events.ts';
-import { parseAllowList } from '../services/delivery/ssrf.ts';
 import {
   createWebhookEndpoint,
   deleteWebhookEndpoint,
@@ -19,19 +18,9 @@ import { encodeId } from '../services/kernel/ids.ts';
 import { builder } from './builder.ts';
 import type { Context } from './context.ts';
 import { registerNodeLoader } from './node.ts';
+import { outboundPolicyOf } from './outbound-policy.ts';
 
-const allowListCache = new Map<string, ReturnType<typeof parseAllowList>>();
-
-/** The callback-URL policy plus WEBHOOK_ALLOW_HOSTS (parsed once per distinct value). */
-function policyOf(ctx: Context): WebhookPolicy {
-  const raw = ctx.config.WEBHOOK_ALLOW_HOSTS ?? '';
-  let allowHosts = allowListCache.get(raw);
-  if (!allowHosts) {
-    allowHosts = parseAllowList(raw);
-    allowListCache.set(raw, allowHosts);
-  }
-  return { allowLoopbackHttp: ctx.config.NODE_ENV !== 'production', allowHosts };
-}
+const policyOf = (ctx: Context): WebhookPolicy => outboundPolicyOf(ctx);
 
 const DeliveryStatusEnum = builder.enumType('WebhookDeliveryStatus', {
   description:

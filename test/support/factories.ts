@@ -3,11 +3,14 @@ import type { Db } from '../../src/db/client.ts';
 import type { MemberRole } from '../../src/generated/prisma/client.ts';
 import { issueKey } from '../../src/services/accounts/api-keys.ts';
 import { createWorkspace } from '../../src/services/accounts/workspaces.ts';
+import { parseAllowList } from '../../src/services/delivery/ssrf.ts';
 import { encodeId } from '../../src/services/kernel/ids.ts';
 import type { Viewer } from '../../src/services/kernel/viewer.ts';
 import { grantCredits } from '../../src/services/ledger/payments.ts';
 import { type RegisterAgentInput, registerAgent } from '../../src/services/marketplace/agents.ts';
 import { type PostJobInput, postJob } from '../../src/services/marketplace/jobs.ts';
+
+const LOOPBACK_FIXTURES = parseAllowList('127.0.0.1');
 
 export const uid = () => randomBytes(4).toString('hex');
 
@@ -73,7 +76,8 @@ export async function createAgentFixture(db: Db, ws: WorkspaceFixture, overrides
       maxConcurrentJobs: 3,
       ...overrides,
     },
-    { allowLoopbackHttp: true },
+    // Fixtures point webhooks at receivers on 127.0.0.1 (as WEBHOOK_ALLOW_HOSTS=127.0.0.1 would allow).
+    { allowLoopbackHttp: true, allowHosts: LOOPBACK_FIXTURES },
   );
   await db.agent.update({ where: { id: agent.id }, data: { status: 'ONLINE' } });
   return { agentId: agent.id, agentGid: encodeId('Agent', agent.id), key: apiKey };

@@ -1,14 +1,18 @@
 import { lookup as dnsLookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import ipaddr from 'ipaddr.js';
-import { Agent, buildConnector } from 'undici';
+import { Agent, buildConnector, fetch as undiciFetch } from 'undici';
+import { z } from 'zod';
 import { type AllowList, EMPTY_ALLOW_LIST, parseAllowList } from '../../allow-list.ts';
+import { callbackUrl } from '../kernel/validation.ts';
 
 // The allow-list parser lives beside config (which validates WEBHOOK_ALLOW_HOSTS at start-up).
 export { type AllowList, EMPTY_ALLOW_LIST, parseAllowList };
 
 /**
- * SSRF guard for every request the server makes to a URL someone else chose (webhooks).
+ * SSRF guard for every request the server makes to a URL someone else chose (webhooks, agent
+ * cards, A2A endpoints). `guardedFetch` below is the one way out: nothing else in `src/` makes an
+ * outbound HTTP request (test/ssrf.test.ts checks that).
  *
  * The check happens where it cannot be bypassed: in the connector, after DNS resolution and right
  * before the TCP connect, on the address the socket is about to use. Checking the URL first and
@@ -143,6 +147,31 @@ export function checkUrlPolicy(value: string, allow: AllowList): string | null {
   return null;
 }
 
+/** Which URLs may be stored (and later called): the same rule for every callback URL we keep. */
+export interface OutboundPolicy {
+  /** http:// on loopback host names accepted (outside production only). */
+  allowLoopbackHttp: boolean;
+  /** WEBHOOK_ALLOW_HOSTS: IP-literal URLs in these ranges may be stored (metadata addresses never). */
+  allowHosts?: AllowList;
+}
+
+/**
+ * The zod rule for a URL we will call (a webhook endpoint, an agent's webhookUrl or apiEndpoint, an
+ * agent card's URL): https (http on loopback names outside production), no credentials, and no
+ * IP-literal host that is not public unless allow-listed. Host names are checked again, resolved,
+ * at connect time by `guardedFetch`.
+ */
+export function outboundUrl(policy: OutboundPolicy) {
+  const allow = policy.allowHosts ?? EMPTY_ALLOW_LIST;
+  // Piped: the address check runs only on a URL that passed the scheme rule (one issue per field).
+  return callbackUrl(policy).pipe(
+    z.string().superRefine((value, ctx) => {
+      const problem = checkUrlPolicy(value, allow);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    }),
+  );
+}
+
 export interface GuardedAgentOptions {
   allow?: AllowList;
   resolver?: Resolver;
@@ -163,7 +192,7 @@ export interface GuardedAgentOptions {
 export function createGuardedAgent(options: GuardedAgentOptions = {}): Agent {
   const allow = options.allow ?? EMPTY_ALLOW_LIST;
   const connect = buildConnector({ timeout: options.connectTimeoutMs ?? 10_000 });
-  return new Agent({
+  const agent = new Agent({
     // Webhooks go to many hosts, rarely twice in a row: keep few idle sockets.
     keepAliveTimeout: 4_000,
     connections: 4,
@@ -178,6 +207,128 @@ export function createGuardedAgent(options: GuardedAgentOptions = {}): Agent {
       );
     },
   });
+  guardedAgents.set(agent, allow);
+  return agent;
+}
+
+/** Every dispatcher made by `createGuardedAgent`, with its allow-list: the only ones guardedFetch uses. */
+const guardedAgents = new WeakMap<Agent, AllowList>();
+/** One shared guarded agent per allow-list (config parses WEBHOOK_ALLOW_HOSTS once per value). */
+const sharedAgents = new WeakMap<AllowList, Agent>();
+
+function sharedAgent(allow: AllowList): Agent {
+  let agent = sharedAgents.get(allow);
+  if (!agent) {
+    agent = createGuardedAgent({ allow });
+    sharedAgents.set(allow, agent);
+  }
+  return agent;
+}
+
+export interface GuardedFetchOptions {
+  method?: string;
+  headers?: Record<string, string>;
+  body?: string;
+  /** The whole exchange, connect to the last byte read (default 10 s); then a TimeoutError. */
+  timeoutMs?: number;
+  /** Bytes of the response body read (default 1 MiB); the rest is not read and `truncated` is set. */
+  maxBytes?: number;
+  /** WEBHOOK_ALLOW_HOSTS, parsed (default: no exceptions). Ignored when `dispatcher` is given. */
+  allowHosts?: AllowList;
+  signal?: AbortSignal;
+  /**
+   * A dispatcher made by `createGuardedAgent` (a worker's own pool, or a test's resolver); it
+   * carries its allow-list. Any other dispatcher is refused: it would skip the connect-time check.
+   */
+  dispatcher?: Agent;
+}
+
+export interface GuardedResponse {
+  status: number;
+  headers: Headers;
+  /** At most `maxBytes` of the body. */
+  body: Buffer;
+  /** The body was longer than `maxBytes`. */
+  truncated: boolean;
+  /** A 3xx answer's Location (redirects are never followed), else null. */
+  redirectLocation: string | null;
+  text(): string;
+}
+
+/** The exchange took longer than `timeoutMs`. */
+export class OutboundTimeoutError extends Error {
+  override name = 'TimeoutError';
+}
+
+/**
+ * THE outbound HTTP request: every URL the server fetches (agent cards, webhooks, A2A) goes through
+ * here. The URL is checked first (http(s), no credentials, no disallowed IP literal or numeric
+ * trick), then the guarded connector resolves the host and refuses non-public addresses right
+ * before connecting (so DNS rebinding cannot slip through). Redirects are never followed (the 3xx
+ * is returned with its Location), the whole exchange has a timeout and the body a size cap.
+ *
+ * Throws `SsrfError` when refused (nothing was sent), `OutboundTimeoutError` on timeout, or the
+ * underlying network error (connection refused, TLS, DNS failure).
+ */
+export async function guardedFetch(url: string, options: GuardedFetchOptions = {}): Promise<GuardedResponse> {
+  let allow: AllowList;
+  let dispatcher: Agent;
+  if (options.dispatcher) {
+    const own = guardedAgents.get(options.dispatcher);
+    if (!own) throw new Error('guardedFetch: the dispatcher must be made by createGuardedAgent');
+    allow = own;
+    dispatcher = options.dispatcher;
+  } else {
+    allow = options.allowHosts ?? EMPTY_ALLOW_LIST;
+    dispatcher = sharedAgent(allow);
+  }
+  const problem = checkUrlPolicy(url, allow);
+  if (problem) throw new SsrfError(`refused ${url}: ${problem}`);
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  const maxBytes = options.maxBytes ?? 1024 * 1024;
+  const timeout = AbortSignal.timeout(timeoutMs);
+  const signal = options.signal ? AbortSignal.any([timeout, options.signal]) : timeout;
+  try {
+    const res = await undiciFetch(url, {
+      method: options.method ?? 'GET',
+      headers: options.headers,
+      body: options.body,
+      redirect: 'manual',
+      dispatcher,
+      signal,
+    });
+    const { body, truncated } = await readCapped(res.body, maxBytes);
+    const redirect = res.status >= 300 && res.status < 400;
+    return {
+      status: res.status,
+      headers: res.headers as unknown as Headers,
+      body,
+      truncated,
+      redirectLocation: redirect ? (res.headers.get('location') ?? '') : null,
+      text: () => body.toString('utf8'),
+    };
+  } catch (error) {
+    if (timeout.aborted && !options.signal?.aborted) {
+      throw new OutboundTimeoutError(`timed out after ${timeoutMs} ms`);
+    }
+    throw rootCause(error);
+  }
+}
+
+/** Up to `limit` bytes of a body; leaving the loop early cancels the rest of the stream. */
+async function readCapped(
+  stream: AsyncIterable<Uint8Array> | null,
+  limit: number,
+): Promise<{ body: Buffer; truncated: boolean }> {
+  if (!stream) return { body: Buffer.alloc(0), truncated: false };
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of stream) {
+    chunks.push(chunk);
+    size += chunk.byteLength;
+    if (size > limit) return { body: Buffer.concat(chunks).subarray(0, limit), truncated: true };
+  }
+  return { body: Buffer.concat(chunks), truncated: false };
 }
 
 /** The SsrfError (or other cause) inside undici's generic "fetch failed". */

@@ -3,17 +3,21 @@ import type { Db } from '../../db/client.ts';
 import type { Agent, Prisma } from '../../generated/prisma/client.ts';
 import type { AgentFramework, AgentStatus } from '../../generated/prisma/enums.ts';
 import { issueKey } from '../accounts/api-keys.ts';
+import { type GuardedResponse, guardedFetch, type OutboundPolicy, outboundUrl, SsrfError } from '../delivery/ssrf.ts';
 import { formatCredits, MAX_CREDIT_AMOUNT } from '../kernel/credits.ts';
 import { ForbiddenError, NotFoundError, ValidationError } from '../kernel/errors.ts';
 import { decodeId } from '../kernel/ids.ts';
-import { callbackUrl, fields, parse } from '../kernel/validation.ts';
+import { fields, parse } from '../kernel/validation.ts';
 import type { Viewer } from '../kernel/viewer.ts';
 import { nameListSchema, normalizeSkill } from './skills.ts';
 
-export interface AgentPolicy {
-  /** Accept http:// callback URLs on loopback (development only). */
-  allowLoopbackHttp: boolean;
-}
+/**
+ * The URLs an agent gives us (its webhookUrl, its apiEndpoint, its card's URL) follow the outbound
+ * URL policy of workspace webhook endpoints: https (http on loopback names outside production), and
+ * no private, loopback, link-local or metadata address unless WEBHOOK_ALLOW_HOSTS allows it
+ * (metadata never). They are fetched only through `guardedFetch`.
+ */
+export type AgentPolicy = OutboundPolicy;
 
 const FRAMEWORKS = ['MASTRA', 'ELIZA', 'AUTOGPT', 'CREWAI', 'LANGGRAPH', 'CUSTOM'] as const;
 
@@ -47,8 +51,8 @@ function agentFields(policy: AgentPolicy) {
       .min(0, 'must not be negative')
       .max(MAX_CREDIT_AMOUNT, `must be at most ${formatCredits(MAX_CREDIT_AMOUNT)} credits`)
       .default(0),
-    webhookUrl: callbackUrl(policy).nullish(),
-    apiEndpoint: callbackUrl(policy).nullish(),
+    webhookUrl: outboundUrl(policy).nullish(),
+    apiEndpoint: outboundUrl(policy).nullish(),
   };
 }
 
@@ -216,24 +220,37 @@ export function skillsFromCard(card: AgentCard): string[] {
 
 const CARD_MAX_BYTES = 256 * 1024;
 
-/** Fetches an agent card by URL (callback-URL policy, 5 s timeout, 256 KB cap, no redirects). */
+/**
+ * Fetches an agent card by URL through the guarded connector (outbound URL policy, resolved-address
+ * check at connect time, 5 s timeout, 256 KB cap, no redirects). Every failure, a refused address
+ * included, is a ValidationError on `url`; nothing is sent to a refused address.
+ */
 export async function fetchAgentCard(url: string, policy: AgentPolicy): Promise<unknown> {
-  const checked = parse(callbackUrl(policy), url, ['url']);
-  let res: Response;
+  const checked = parse(outboundUrl(policy), url, ['url']);
+  let res: GuardedResponse;
   try {
-    res = await fetch(checked, {
-      redirect: 'error',
-      signal: AbortSignal.timeout(5_000),
+    res = await guardedFetch(checked, {
+      allowHosts: policy.allowHosts,
+      timeoutMs: 5_000,
+      maxBytes: CARD_MAX_BYTES,
       headers: { accept: 'application/json' },
     });
   } catch (error) {
-    throw ValidationError.single(['url'], `could not fetch the agent card: ${(error as Error).message}`);
+    const message =
+      error instanceof SsrfError
+        ? 'must not point to a private, loopback, link-local or reserved address'
+        : `could not fetch the agent card: ${(error as Error).message}`;
+    throw ValidationError.single(['url'], message);
   }
-  if (!res.ok) throw ValidationError.single(['url'], `fetching the agent card answered HTTP ${res.status}`);
-  const text = await res.text();
-  if (text.length > CARD_MAX_BYTES) throw ValidationError.single(['url'], 'the agent card is larger than 256 KB');
+  if (res.redirectLocation !== null) {
+    throw ValidationError.single(['url'], `answered a redirect (HTTP ${res.status}); redirects are not followed`);
+  }
+  if (res.status < 200 || res.status >= 300) {
+    throw ValidationError.single(['url'], `fetching the agent card answered HTTP ${res.status}`);
+  }
+  if (res.truncated) throw ValidationError.single(['url'], 'the agent card is larger than 256 KB');
   try {
-    return JSON.parse(text);
+    return JSON.parse(res.text());
   } catch {
     throw ValidationError.single(['url'], 'the agent card is not valid JSON');
   }

@@ -4,10 +4,10 @@ import type { Prisma, WebhookDelivery, WebhookEndpoint } from '../../../generate
 import type { DeliveryStatus } from '../../../generated/prisma/enums.ts';
 import { ForbiddenError, InvalidStateError, NotFoundError, ValidationError } from '../../kernel/errors.ts';
 import { decodeId } from '../../kernel/ids.ts';
-import { callbackUrl, parse } from '../../kernel/validation.ts';
+import { parse } from '../../kernel/validation.ts';
 import { isMemberOf, isWorkspaceAdmin, type Viewer } from '../../kernel/viewer.ts';
 import { WEBHOOK_EVENT_TYPES } from '../events.ts';
-import { type AllowList, checkUrlPolicy } from '../ssrf.ts';
+import { type AllowList, type OutboundPolicy, outboundUrl } from '../ssrf.ts';
 import { AGENT_ENDPOINT_LOCK, syncAgentEndpoint } from './enqueue.ts';
 import { generateSecret } from './signing.ts';
 
@@ -16,9 +16,8 @@ import { generateSecret } from './signing.ts';
 /** After a rotation the previous secret keeps signing (second signature) this long. */
 export const SECRET_OVERLAP_MS = 24 * 3_600_000;
 
-export interface WebhookPolicy {
-  /** http:// on loopback accepted (outside production), as for other callback URLs. */
-  allowLoopbackHttp: boolean;
+/** The outbound URL policy (ssrf.ts), the same for agents' webhookUrl and apiEndpoint. */
+export interface WebhookPolicy extends OutboundPolicy {
   /** WEBHOOK_ALLOW_HOSTS: IP-literal URLs in these ranges may be stored. */
   allowHosts: AllowList;
 }
@@ -125,12 +124,7 @@ const eventTypesSchema = z
   .max(WEBHOOK_EVENT_TYPES.length)
   .transform((types) => [...new Set(types)]);
 
-function urlSchema(policy: WebhookPolicy) {
-  return callbackUrl(policy).superRefine((value, ctx) => {
-    const problem = checkUrlPolicy(value, policy.allowHosts);
-    if (problem) ctx.addIssue({ code: 'custom', message: problem });
-  });
-}
+const urlSchema = outboundUrl;
 
 export interface CreateWebhookEndpointInput {
   url: string;

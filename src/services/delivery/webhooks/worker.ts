@@ -1,9 +1,9 @@
-import { type Dispatcher, fetch as undiciFetch } from 'undici';
+import type { Agent } from 'undici';
 import type { Database } from '../../../db/client.ts';
 import type { DeliveryStatus } from '../../../generated/prisma/enums.ts';
 import type { Logger } from '../../../log.ts';
 import { createKickLoop } from '../kick-loop.ts';
-import { type AllowList, createGuardedAgent, rootCause, SsrfError } from '../ssrf.ts';
+import { type AllowList, createGuardedAgent, guardedFetch, OutboundTimeoutError, SsrfError } from '../ssrf.ts';
 import { disablePending } from './endpoints.ts';
 import { NOTIFY_CHANNEL } from './enqueue.ts';
 import { signatureHeaders, signingSecrets, webhookIdOf } from './signing.ts';
@@ -57,8 +57,8 @@ export function nextDelay(attempts: number, retryAfterMs: number | null, random 
 export interface WebhookWorkerOptions {
   /** WEBHOOK_ALLOW_HOSTS, parsed. */
   allowHosts?: AllowList;
-  /** The HTTP dispatcher (default: the SSRF-guarded agent). */
-  dispatcher?: Dispatcher;
+  /** A dispatcher from `createGuardedAgent` (default: the worker's own, with `allowHosts`). */
+  dispatcher?: Agent;
   timeoutMs?: number;
   /** How long a claimed delivery stays locked (must exceed the request timeout). */
   leaseMs?: number;
@@ -133,31 +133,31 @@ export function createWebhookWorker(
       ...signatureHeaders(secrets, msgId, Math.floor(Date.now() / 1_000), body),
     };
     try {
-      const res = await undiciFetch(url, {
+      // The one guarded connector: resolved-address check at connect time, no redirects, timeout, size cap.
+      const res = await guardedFetch(url, {
         method: 'POST',
         headers,
         body,
-        redirect: 'manual',
         dispatcher,
-        signal: AbortSignal.timeout(timeoutMs),
+        timeoutMs,
+        maxBytes: RESPONSE_BODY_LIMIT,
       });
-      const responseBody = await readPrefix(res.body, RESPONSE_BODY_LIMIT);
-      const redirect = res.status >= 300 && res.status < 400;
       return {
         statusCode: res.status,
-        responseBody,
-        error: redirect ? `redirect to ${res.headers.get('location') ?? '(no location)'} not followed` : null,
+        // PostgreSQL text cannot hold NUL. No body (a 204, an empty answer): null.
+        responseBody: res.body.byteLength > 0 ? res.text().replaceAll('\0', '') : null,
+        error:
+          res.redirectLocation === null ? null : `redirect to ${res.redirectLocation || '(no location)'} not followed`,
         durationMs: duration(),
         retryAfterMs: parseRetryAfter(res.headers.get('retry-after'), new Date()),
       };
     } catch (error) {
-      const cause = rootCause(error);
       const message =
-        cause instanceof SsrfError
-          ? `${cause.message} (SSRF guard: nothing was sent)`
-          : cause.name === 'TimeoutError' || cause.name === 'AbortError'
+        error instanceof SsrfError
+          ? `${error.message} (SSRF guard: nothing was sent)`
+          : error instanceof OutboundTimeoutError
             ? `timed out after ${timeoutMs} ms`
-            : cause.message || String(cause);
+            : (error as Error).message || String(error);
       return { statusCode: null, responseBody: null, error: message, durationMs: duration(), retryAfterMs: null };
     }
   }
@@ -281,18 +281,4 @@ export function createWebhookWorker(
       return stopping;
     },
   };
-}
-
-/** Up to `limit` bytes of a body as text; the rest is not read (leaving the loop cancels the stream). */
-async function readPrefix(body: AsyncIterable<Uint8Array> | null, limit: number): Promise<string | null> {
-  if (!body) return null;
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    chunks.push(chunk);
-    size += chunk.byteLength;
-    if (size >= limit) break;
-  }
-  // PostgreSQL text cannot hold NUL.
-  return Buffer.concat(chunks).subarray(0, limit).toString('utf8').replaceAll('\0', '');
 }
