@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { Config } from '../src/config.ts';
 import { buildApp } from '../src/server.ts';
+import { authenticate, currentPrincipals } from '../src/services/accounts/api-keys.ts';
 import { createPubSub, type PubSub } from '../src/services/delivery/pubsub.ts';
 import { createTestApp, createTestDatabase, type TestApp, type TestDatabase, testConfig } from './support/app.ts';
 import {
@@ -349,6 +350,35 @@ describe('members and agents', () => {
       );
     } finally {
       await admin.close();
+    }
+  });
+});
+
+describe('cost', () => {
+  it('the per-operation re-check is one SQL statement; re-checking many keys at once is one too', async () => {
+    const logged = await createTestDatabase({ logQueries: true });
+    try {
+      const prisma = logged.database.prisma;
+      const statements: string[] = [];
+      (prisma as any).$on('query', (e: { query: string }) => statements.push(e.query));
+      const ws = await createWorkspaceFixture(prisma);
+      const agent = await createAgentFixture(prisma, ws);
+      const members = await Promise.all([1, 2, 3].map(() => createMemberFixture(prisma, ws.workspaceId, 'ADMIN')));
+      await authenticate(prisma, `Bearer ${ws.ownerKey}`); // lastUsedAt is written here, at most once a minute
+      await authenticate(prisma, `Bearer ${agent.key}`);
+      statements.length = 0;
+      expect((await authenticate(prisma, `Bearer ${ws.ownerKey}`)).kind).toBe('member');
+      expect((await authenticate(prisma, `Bearer ${agent.key}`)).kind).toBe('agent');
+      expect(statements).toHaveLength(2);
+      statements.length = 0;
+      const current = await currentPrincipals(
+        prisma,
+        members.map((m) => m.keyId),
+      );
+      expect(current.size).toBe(3);
+      expect(statements).toHaveLength(1);
+    } finally {
+      await logged.close();
     }
   });
 });
