@@ -529,7 +529,7 @@ function startProcess(databaseUrl: string): Promise<{ child: ChildProcess; url: 
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let buffer = '';
-    const timer = setTimeout(() => reject(new Error(`server did not start: ${buffer}`)), 60_000);
+    const timer = setTimeout(() => reject(new Error(`server did not start: ${buffer}`)), 100_000);
     child.stdout!.on('data', (chunk) => {
       buffer += chunk;
       const match = /"url":"(http:\/\/[^"]+)"/.exec(buffer);
@@ -576,5 +576,5 @@ describe('across processes', () => {
         b.child.kill('SIGTERM');
       });
     }
-  }, 90_000);
+  }, 150_000);
 });
