@@ -106,6 +106,10 @@ const envSchema = z
     ),
     /** graphql-ws: close with 4408 when connection_init does not arrive in time. */
     WS_INIT_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
+    /** graphql-ws: operations (subscriptions included) in flight per connection; one more is answered TOO_MANY_SUBSCRIPTIONS. */
+    WS_MAX_SUBSCRIPTIONS_PER_CONNECTION: z.coerce.number().int().min(1).max(100_000).default(100),
+    /** graphql-ws: open sockets per API key per server process; one more is closed with 4430. */
+    WS_MAX_SOCKETS_PER_KEY: z.coerce.number().int().min(1).max(100_000).default(50),
     /** Default delay before a submitted result is accepted automatically. */
     AUTO_APPROVE_HOURS: z.coerce
       .number()

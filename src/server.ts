@@ -3,6 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createGraphQL, createViewerFor, type Yoga } from './app/graphql.ts';
 import { sleep, withTimeout } from './app/http.ts';
+import { createPrincipalRegistry } from './app/principals.ts';
 import { createRequestHandler, type DrainState, routes } from './app/routes.ts';
 import { attachWebSocketServer, type GraphQLWebSocketServer } from './app/websocket.ts';
 import { backgroundWorkers, type Worker } from './app/workers.ts';
@@ -62,7 +63,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const viewerFor = createViewerFor(db, config);
   const metrics = createMetrics(db);
   const rateLimiter = createRateLimiter(config);
-  const yoga = createGraphQL({ config, db, pubsub, log, viewerFor, plugins: [metrics.plugin] });
+  // Open sockets and SSE streams by key, re-checked when a principal changes (on any process).
+  const principals = createPrincipalRegistry({ db: db.prisma, pubsub, log });
+  const yoga = createGraphQL({ config, db, pubsub, log, viewerFor, principals, plugins: [metrics.plugin] });
 
   // Chat front ends: one core, one adapter per platform, one notifier fed by the outbox.
   const chat = createChatApp({ db: db.prisma, config });
@@ -156,7 +159,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       for (const w of startOrder) await w.start();
       server = createServer(httpServerOptions(config), (req, res) => void handle(req, res));
       server.keepAliveTimeout = config.HTTP_KEEP_ALIVE_TIMEOUT_MS;
-      ws = attachWebSocketServer(server, { config, yoga, viewerFor });
+      principals.start();
+      ws = attachWebSocketServer(server, { config, yoga, viewerFor, principals });
       await new Promise<void>((resolveListen, reject) => {
         server!.once('error', reject);
         server!.listen(config.PORT, config.HOST, () => resolveListen());
@@ -170,6 +174,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       await workers.scheduler.stop();
       if (server) await drainHttp(server, ws, drain, config.SHUTDOWN_TIMEOUT_MS);
       for (const w of startOrder) if (w !== workers.scheduler) await w.stop();
+      principals.stop();
       await yoga.dispose();
       await rateLimiter?.close();
       if (!options.pubsub) await pubsub.close();

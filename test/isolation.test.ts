@@ -28,10 +28,12 @@ import {
   isObjectType,
   isUnionType,
 } from 'graphql';
+import { type Client, createClient } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { schema } from '../src/schema/index.ts';
 import { nodeTypenames } from '../src/schema/node.ts';
-import { encodeId } from '../src/services/kernel/ids.ts';
+import { decodeId, encodeId } from '../src/services/kernel/ids.ts';
 import { createTestApp, type TestApp } from './support/app.ts';
 import { createAgentFixture, createMemberFixture, createWorkspaceFixture, uid } from './support/factories.ts';
 import { type Subscription, subscribe } from './support/ws.ts';
@@ -885,13 +887,141 @@ describe('subscriptions, with A’s ids, as B; global ones deliver nothing of A'
   });
 });
 
+describe('sockets: every operation over an open socket whose key was revoked or whose member was removed', () => {
+  // The socket lives on a second app (same database, its own in-memory pubsub): the revocation's
+  // notice never reaches it, so each operation meets only the per-operation re-check. Then, on the
+  // app that hears the notice, open subscriptions end and the socket closes with 4403.
+  const SCENARIOS = {
+    'revoked key': async (m: { keyId: string; memberGid: string }) =>
+      must(
+        `mutation($id: ID!) { revokeApiKey(id: $id) { __typename } }`,
+        { id: encodeId('ApiKey', m.keyId) },
+        keys['A owner'],
+        'revokeApiKey.__typename',
+      ),
+    'removed member': async (m: { keyId: string; memberGid: string }) =>
+      must(
+        `mutation($id: ID!) { removeMember(memberId: $id) { __typename } }`,
+        { id: m.memberGid },
+        keys['A owner'],
+        'removeMember.__typename',
+      ),
+  };
+  let t2: TestApp;
+  let url2: string;
+  beforeAll(async () => {
+    t2 = await createTestApp({ database: t.db, config: { OUTBOX_DISPATCHER: false, WEBHOOK_WORKER: false } });
+    ({ url: url2 } = await t2.app.start());
+  });
+  afterAll(() => t2?.close());
+
+  /** A fresh ADMIN of A (so only the revocation can refuse) with a socket acknowledged on `at`. */
+  async function adminSocket(at: string) {
+    const m = await createMemberFixture(t.app.db.prisma, decodeId('Workspace', ids.workspace), 'ADMIN');
+    const state = { closeCode: null as number | null };
+    const client = await new Promise<Client>((resolve, reject) => {
+      const c: Client = createClient({
+        url: `${at.replace(/^http/, 'ws')}/graphql`,
+        webSocketImpl: WebSocket,
+        connectionParams: { authorization: `Bearer ${m.key}` },
+        retryAttempts: 0,
+        lazy: false,
+        onNonLazyError: () => {},
+        on: {
+          connected: () => resolve(c),
+          closed: (event) => {
+            state.closeCode = (event as { code: number }).code;
+            reject(new Error(`closed before ack: ${state.closeCode}`));
+          },
+        },
+      });
+    });
+    return { m, client, state };
+  }
+  const run = (client: Client, doc: string, variables: Record<string, unknown>) =>
+    new Promise<{ data?: unknown; errors?: any[]; closed?: number }>((done) => {
+      let last: { data?: unknown; errors?: any[] } = {};
+      client.subscribe(
+        { query: doc, variables },
+        {
+          next: (r) => {
+            last = r as typeof last;
+          },
+          error: (e) => done(Array.isArray(e) ? { errors: e } : { closed: (e as { code?: number }).code }),
+          complete: () => done(last),
+        },
+      );
+    });
+  const without = (snap: Record<string, string>) =>
+    Object.fromEntries(Object.entries(snap).filter(([k]) => k !== 'member' && k !== 'apiKey'));
+
+  for (const [scenario, revoke] of Object.entries(SCENARIOS)) {
+    it(`${scenario}: every query, mutation and subscription is refused (UNAUTHENTICATED or 4403), nothing changes`, async () => {
+      await outboxDrained();
+      const snap = without(await snapshot());
+      const failures: string[] = [];
+      for (const op of ops) {
+        const built = build(op);
+        const { m, client, state } = await adminSocket(url2);
+        const control = await run(client, '{ viewer { __typename } }', {});
+        expect(control.data, `${op.name}: the socket works before`).toEqual({ viewer: { __typename: 'Member' } });
+        await revoke(m);
+        const res = await run(client, built.doc, built.variables);
+        stats.calls++;
+        const codes = (res.errors ?? []).map((e) => e?.extensions?.code);
+        const refused = res.closed === 4403 || (codes.length > 0 && codes.every((c) => c === 'UNAUTHENTICATED'));
+        if (!refused || res.data) failures.push(`${op.name}: ${JSON.stringify(res).slice(0, 300)}`);
+        await until(() => state.closeCode !== null);
+        if (state.closeCode !== 4403) failures.push(`${op.name}: socket closed with ${state.closeCode}`);
+        await client.dispose();
+      }
+      expect(failures).toEqual([]);
+      await outboxDrained();
+      expect(without(await snapshot())).toEqual(snap);
+    });
+
+    it(`${scenario}: open subscriptions to A's objects end and the socket closes 4403 on notice`, async () => {
+      const { m, client, state } = await adminSocket(baseUrl);
+      const subs = ops
+        .filter((o) => o.kind === 'subscription' && o.field.name !== 'agentEvents') // agents only
+        .map((op) => {
+          const built = build(op);
+          return { name: op.name, sub: subscribe(baseUrl, null, built.doc, built.variables, { client }) };
+        });
+      await new Promise((r) => setTimeout(r, 300));
+      await revoke(m);
+      await until(() => state.closeCode !== null);
+      expect(state.closeCode).toBe(4403);
+      // A keeps working: nothing reaches the ended subscriptions.
+      await must(
+        `mutation($e: ID!) { reportProgress(executionId: $e, progress: 70, step: { message: "after ${scenario}" }) { __typename } }`,
+        { e: ids.exeActive },
+        keys['A agent'],
+        'reportProgress.__typename',
+      );
+      await outboxDrained();
+      await new Promise((r) => setTimeout(r, 300));
+      expect(subs.filter((s) => s.sub.events.length > 0).map((s) => s.name)).toEqual([]);
+      await client.dispose();
+    });
+  }
+});
+
+async function until(check: () => boolean, timeoutMs = 5_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 describe('positive control: the same generated mutations, by A’s rightful principal, are not refused', () => {
   // Runs last (it changes A's world): a NotFound/Forbidden here would mean a filler points at the
   // wrong object and the sweep above proved nothing for that operation.
   it('every swept mutation passes authorization for its rightful principal', async () => {
     const swept = ops.filter((o) => o.kind === 'mutation' && build(o).usesForeignId);
     // Destructive ones last, so the others still find their objects.
-    const last = (o: Operation) => (/^(delete|revoke|cancel|fail)/.test(o.field.name) ? 1 : 0);
+    const last = (o: Operation) => (/^(delete|revoke|cancel|fail|remove|suspend)/.test(o.field.name) ? 1 : 0);
     const refused: string[] = [];
     for (const op of swept.sort((x, y) => last(x) - last(y))) {
       const built = build(op);

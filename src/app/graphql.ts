@@ -16,9 +16,17 @@ import type { PubSub } from '../services/delivery/pubsub.ts';
 import { isDomainError } from '../services/kernel/errors.ts';
 import type { Viewer } from '../services/kernel/viewer.ts';
 import { anonymousViewerHint } from './hints.ts';
+import { type PrincipalRegistry, scopedPubSub } from './principals.ts';
 
 /** What yoga gets from node:http and graphql-ws besides the Request. */
-export type ServerContext = { req?: IncomingMessage; res?: ServerResponse; requestId?: string; viewer?: Viewer };
+export type ServerContext = {
+  req?: IncomingMessage;
+  res?: ServerResponse;
+  requestId?: string;
+  viewer?: Viewer;
+  /** graphql-ws: aborted when the socket closes. */
+  signal?: AbortSignal;
+};
 
 export type Yoga = YogaServerInstance<ServerContext, Context>;
 
@@ -46,9 +54,10 @@ export function createGraphQL(deps: {
   pubsub: PubSub;
   log: Logger;
   viewerFor: ViewerFor;
+  principals: PrincipalRegistry;
   plugins: Plugin[];
 }): Yoga {
-  const { config, db, pubsub, log, viewerFor } = deps;
+  const { config, db, pubsub, log, viewerFor, principals } = deps;
   return createYoga<ServerContext, Context>({
     schema,
     graphqlEndpoint: '/graphql',
@@ -68,7 +77,7 @@ export function createGraphQL(deps: {
     maskedErrors: { maskError },
     // REST mirror of the agent-facing operations + OpenAPI under /api (src/rest).
     plugins: [...securityPlugins(config), anonymousViewerHint(), ...deps.plugins, ...restPlugins()],
-    context: async ({ request, requestId, viewer }) => {
+    context: async ({ request, requestId, viewer, signal }) => {
       const scope = requestScope.getStore();
       let resolvedViewer = viewer;
       if (!resolvedViewer) {
@@ -78,10 +87,21 @@ export function createGraphQL(deps: {
           throw toAuthError(error);
         }
       }
+      const current = resolvedViewer;
+      const apiKeyId = 'apiKeyId' in current ? current.apiKeyId : null;
       return {
-        viewer: resolvedViewer,
+        viewer: current,
         db: db.prisma,
-        pubsub,
+        // Subscriptions end with their socket (graphql-ws: the connection is tracked as a whole)
+        // or their SSE request, and an SSE stream is tracked itself, so a revocation ends it.
+        pubsub: signal
+          ? scopedPubSub(pubsub, { signal })
+          : scopedPubSub(pubsub, {
+              signal: request.signal,
+              track: apiKeyId
+                ? (end) => principals.track({ apiKeyId, viewer: current, socket: false, end, update: () => {} })
+                : undefined,
+            }),
         config,
         log: scope?.log ?? log,
         requestId: requestId ?? scope?.requestId ?? randomUUID(),

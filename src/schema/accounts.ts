@@ -1,5 +1,7 @@
 import { createApiKey, revokeApiKey } from '../services/accounts/api-keys.ts';
+import { removeMember, updateMemberRole } from '../services/accounts/members.ts';
 import { addMember, createWorkspace } from '../services/accounts/workspaces.ts';
+import { announcePrincipalChange } from '../services/delivery/principal-notices.ts';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../services/kernel/errors.ts';
 import { builder } from './builder.ts';
 import { COMMON_ERRORS } from './errors.ts';
@@ -24,9 +26,10 @@ export const WorkspaceRef = builder.prismaNode('Workspace', {
     name: t.exposeString('name'),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     members: t.relation('members', {
-      description: 'Members of the workspace (visible to its own members only; empty for anyone else).',
+      description:
+        'Current members of the workspace (visible to its own members only; empty for anyone else). Removed members are not listed.',
       query: (_args, ctx) => ({
-        where: ctx.viewer.kind === 'member' ? { workspaceId: ctx.viewer.workspaceId } : { id: '' },
+        where: ctx.viewer.kind === 'member' ? { workspaceId: ctx.viewer.workspaceId, removedAt: null } : { id: '' },
         orderBy: { createdAt: 'asc' },
       }),
     }),
@@ -198,13 +201,59 @@ const RevokeApiKeyPayload = builder.objectRef<{ keyId: string }>('RevokeApiKeyPa
 builder.mutationField('revokeApiKey', (t) =>
   t.field({
     type: RevokeApiKeyPayload,
-    description: 'Revokes a key at once. Your own keys, or (OWNER/ADMIN) any key of your workspace. Idempotent.',
+    description:
+      'Revokes a key at once, on every transport: sockets opened with it close (4403) and their subscriptions end. Your own keys, or (OWNER/ADMIN) any key of your workspace. Idempotent.',
     authScopes: { member: true },
     args: { id: t.arg.id({ required: true }) },
     errors: { types: [NotFoundError, ForbiddenError] },
     resolve: async (_root, { id }, ctx) => {
       const key = await revokeApiKey(ctx.db, ctx.viewer, String(id));
+      await announcePrincipalChange(ctx.pubsub, { apiKeyIds: [key.id] });
       return { keyId: key.id };
+    },
+  }),
+);
+
+const memberPayload = (name: string) =>
+  builder.objectRef<{ memberId: string }>(name).implement({
+    fields: (t) => ({
+      member: t.prismaField({
+        type: 'Member',
+        resolve: (query, p, _args, ctx) => ctx.db.member.findUniqueOrThrow({ ...query, where: { id: p.memberId } }),
+      }),
+    }),
+  });
+const RemoveMemberPayload = memberPayload('RemoveMemberPayload');
+const UpdateMemberRolePayload = memberPayload('UpdateMemberRolePayload');
+
+builder.mutationField('removeMember', (t) =>
+  t.field({
+    type: RemoveMemberPayload,
+    description:
+      'OWNER/ADMIN: removes a member from your workspace. Effective at once on every transport: its keys are revoked, its open sockets close (4403) and its subscriptions end; its past work keeps its author. Only an OWNER removes an OWNER; the last OWNER cannot be removed (ConflictError).',
+    authScopes: { member: true },
+    args: { memberId: t.arg.id({ required: true }) },
+    errors: { types: [...COMMON_ERRORS, ConflictError] },
+    resolve: async (_root, { memberId }, ctx) => {
+      const member = await removeMember(ctx.db, ctx.viewer, String(memberId));
+      await announcePrincipalChange(ctx.pubsub, { memberIds: [member.id] });
+      return { memberId: member.id };
+    },
+  }),
+);
+
+builder.mutationField('updateMemberRole', (t) =>
+  t.field({
+    type: UpdateMemberRolePayload,
+    description:
+      'OWNER/ADMIN: changes a member’s role, effective from the member’s next operation on every transport (open sockets included). Only an OWNER gives or takes OWNER; the last OWNER cannot be demoted (ConflictError).',
+    authScopes: { member: true },
+    args: { memberId: t.arg.id({ required: true }), role: t.arg({ type: MemberRoleEnum, required: true }) },
+    errors: { types: [...COMMON_ERRORS, ConflictError] },
+    resolve: async (_root, { memberId, role }, ctx) => {
+      const member = await updateMemberRole(ctx.db, ctx.viewer, String(memberId), role);
+      await announcePrincipalChange(ctx.pubsub, { memberIds: [member.id] });
+      return { memberId: member.id };
     },
   }),
 );

@@ -1,3 +1,4 @@
+import { announcePrincipalChange } from '../services/delivery/principal-notices.ts';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../services/kernel/errors.ts';
 import { decodeId } from '../services/kernel/ids.ts';
 import {
@@ -6,6 +7,8 @@ import {
   importAgentCard,
   registerAgent,
   setAgentStatus,
+  suspendAgent,
+  unsuspendAgent,
   updateAgent,
 } from '../services/marketplace/agents.ts';
 import { normalizeSkill } from '../services/marketplace/skills.ts';
@@ -100,6 +103,17 @@ export const AgentRef = builder.prismaNode('Agent', {
     workspace: t.relation('workspace'),
     // Every agent gets its reputation row at registration, in the same transaction.
     reputation: t.relation('reputation', { nullable: false, onNull: 'error' }),
+    suspended: t.boolean({
+      description: 'A suspended agent cannot authenticate and is out of the directory and matching.',
+      select: { suspendedAt: true },
+      resolve: (a) => a.suspendedAt !== null,
+    }),
+    suspendedReason: t.string({
+      nullable: true,
+      description: 'Why it was suspended: visible to the agent, its workspace and the platform admin only.',
+      select: { suspendedReason: true, workspaceId: true },
+      resolve: (a, _args, ctx) => (canManage(ctx, a) ? a.suspendedReason : null),
+    }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
   }),
 });
@@ -231,6 +245,8 @@ const ImportAgentCardInput = builder.inputType('ImportAgentCardInput', {
 
 const UpdateAgentPayload = agentPayload('UpdateAgentPayload');
 const SetAgentStatusPayload = agentPayload('SetAgentStatusPayload');
+const SuspendAgentPayload = agentPayload('SuspendAgentPayload');
+const UnsuspendAgentPayload = agentPayload('UnsuspendAgentPayload');
 
 builder.mutationFields((t) => ({
   registerAgent: t.field({
@@ -274,6 +290,31 @@ builder.mutationFields((t) => ({
     errors: { types: COMMON_ERRORS },
     resolve: async (_root, { id, status }, ctx) => {
       const agent = await setAgentStatus(ctx.db, ctx.viewer, id ? String(id) : undefined, status);
+      return { agentId: agent.id };
+    },
+  }),
+  suspendAgent: t.field({
+    type: SuspendAgentPayload,
+    description:
+      "OWNER/ADMIN of the agent's workspace, or the platform admin: suspends the agent. Effective at once on every transport: its keys stop authenticating, its open sockets close (4403) and its subscriptions end; it leaves the directory and matching. Again on a suspended agent: updates the reason.",
+    authScopes: { authenticated: true },
+    args: { agentId: t.arg.id({ required: true }), reason: t.arg.string({ required: true }) },
+    errors: { types: COMMON_ERRORS },
+    resolve: async (_root, { agentId, reason }, ctx) => {
+      const agent = await suspendAgent(ctx.db, ctx.viewer, String(agentId), reason);
+      await announcePrincipalChange(ctx.pubsub, { agentIds: [agent.id] });
+      return { agentId: agent.id };
+    },
+  }),
+  unsuspendAgent: t.field({
+    type: UnsuspendAgentPayload,
+    description:
+      "OWNER/ADMIN of the agent's workspace, or the platform admin: lifts a suspension; the agent's unrevoked keys work again. Idempotent.",
+    authScopes: { authenticated: true },
+    args: { agentId: t.arg.id({ required: true }) },
+    errors: { types: COMMON_ERRORS },
+    resolve: async (_root, { agentId }, ctx) => {
+      const agent = await unsuspendAgent(ctx.db, ctx.viewer, String(agentId));
       return { agentId: agent.id };
     },
   }),

@@ -1,7 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import type { Db } from '../../db/client.ts';
-import type { ApiKey, PrincipalKind } from '../../generated/prisma/client.ts';
+import type { ApiKey, MemberRole, PrincipalKind } from '../../generated/prisma/client.ts';
 import { ForbiddenError, NotFoundError, UnauthenticatedError } from '../kernel/errors.ts';
 import { decodeId } from '../kernel/ids.ts';
 import { fields, parse } from '../kernel/validation.ts';
@@ -68,20 +68,9 @@ export async function authenticate(
   const hash = hashKey(plain);
   if (options.platformAdminKey && safeEqual(hash, hashKey(options.platformAdminKey))) return { kind: 'platform' };
   if (!plain.startsWith(KEY_PREFIX)) throw new UnauthenticatedError('Unknown API key: keys look like aw_live_...');
-  const key = await db.apiKey.findUnique({
-    where: { hash },
-    select: {
-      id: true,
-      kind: true,
-      revokedAt: true,
-      lastUsedAt: true,
-      workspaceId: true,
-      member: { select: { id: true, role: true, workspaceId: true } },
-      agentId: true,
-    },
-  });
+  const key = await db.apiKey.findUnique({ where: { hash }, select: KEY_PRINCIPAL });
   if (!key) throw new UnauthenticatedError('Unknown API key');
-  if (key.revokedAt) throw new UnauthenticatedError('This API key was revoked; create a new one');
+  const viewer = principalOf(key);
   const now = Date.now();
   if (!key.lastUsedAt || now - key.lastUsedAt.getTime() > LAST_USED_RESOLUTION_MS) {
     // Conditional write: concurrent requests of one key do not all write.
@@ -93,7 +82,36 @@ export async function authenticate(
       data: { lastUsedAt: new Date(now) },
     });
   }
+  return viewer;
+}
+
+/** What `authenticate` reads of a key: one statement (Prisma joins the member and agent). */
+const KEY_PRINCIPAL = {
+  id: true,
+  kind: true,
+  revokedAt: true,
+  lastUsedAt: true,
+  workspaceId: true,
+  member: { select: { id: true, role: true, workspaceId: true, removedAt: true } },
+  agentId: true,
+  agent: { select: { suspendedAt: true } },
+} as const;
+
+type KeyPrincipal = {
+  id: string;
+  kind: PrincipalKind;
+  revokedAt: Date | null;
+  workspaceId: string | null;
+  member: { id: string; role: MemberRole; workspaceId: string; removedAt: Date | null } | null;
+  agentId: string | null;
+  agent: { suspendedAt: Date | null } | null;
+};
+
+/** The principal behind a stored key, or an UnauthenticatedError saying why there is none (any more). */
+function principalOf(key: KeyPrincipal): Viewer {
+  if (key.revokedAt) throw new UnauthenticatedError('This API key was revoked; create a new one');
   if (key.kind === 'MEMBER' && key.member) {
+    if (key.member.removedAt) throw new UnauthenticatedError('This member was removed from the workspace');
     return {
       kind: 'member',
       memberId: key.member.id,
@@ -103,9 +121,29 @@ export async function authenticate(
     };
   }
   if (key.kind === 'AGENT' && key.agentId && key.workspaceId) {
+    if (key.agent?.suspendedAt) throw new UnauthenticatedError('This agent is suspended');
     return { kind: 'agent', agentId: key.agentId, workspaceId: key.workspaceId, apiKeyId: key.id };
   }
   throw new UnauthenticatedError('This API key has no principal');
+}
+
+/**
+ * Re-checks many keys at once (open sockets and streams re-verify their principals with it): one
+ * statement for any number of keys. The map holds the current principal of every key that still
+ * authenticates (with its current role); revoked keys, removed members and suspended agents are absent.
+ */
+export async function currentPrincipals(db: Db, apiKeyIds: string[]): Promise<Map<string, Viewer>> {
+  const out = new Map<string, Viewer>();
+  if (apiKeyIds.length === 0) return out;
+  const keys = await db.apiKey.findMany({ where: { id: { in: apiKeyIds } }, select: KEY_PRINCIPAL });
+  for (const key of keys) {
+    try {
+      out.set(key.id, principalOf(key));
+    } catch {
+      // No longer authenticates: left out.
+    }
+  }
+  return out;
 }
 
 function safeEqual(a: string, b: string): boolean {
@@ -128,7 +166,9 @@ export async function createApiKey(db: Db, viewer: Viewer, input: z.input<typeof
   if (data.memberId) {
     memberId = decodeId('Member', data.memberId);
     if (memberId !== viewer.memberId) {
-      const member = await db.member.findFirst({ where: { id: memberId, workspaceId: viewer.workspaceId } });
+      const member = await db.member.findFirst({
+        where: { id: memberId, workspaceId: viewer.workspaceId, removedAt: null },
+      });
       if (!member) throw new NotFoundError('Member', data.memberId);
       if (!isWorkspaceAdmin(viewer)) throw new ForbiddenError('Only an OWNER or ADMIN creates keys for other members');
     }

@@ -67,10 +67,18 @@ export async function addMember(
   const workspaceId = viewer.workspaceId;
   return db.$transaction(async (tx) => {
     const exists = await tx.member.findUnique({ where: { workspaceId_email: { workspaceId, email: data.email } } });
-    if (exists) throw new ConflictError(`A member with email ${data.email} already exists in this workspace`);
-    const member = await tx.member.create({
-      data: { workspaceId, name: data.name, email: data.email, role: data.role as MemberRole },
-    });
+    if (exists && !exists.removedAt) {
+      throw new ConflictError(`A member with email ${data.email} already exists in this workspace`);
+    }
+    // A removed member added again comes back (same id, so its history stays its own) with new keys only.
+    const member = exists
+      ? await tx.member.update({
+          where: { id: exists.id },
+          data: { name: data.name, role: data.role as MemberRole, removedAt: null },
+        })
+      : await tx.member.create({
+          data: { workspaceId, name: data.name, email: data.email, role: data.role as MemberRole },
+        });
     const key = await issueKey(tx, { kind: 'MEMBER', memberId: member.id, workspaceId }, 'default');
     return { member, apiKey: key.plain };
   });

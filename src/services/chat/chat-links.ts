@@ -24,7 +24,9 @@ export async function createChatLinkCode(
   let memberId = viewer.memberId;
   if (memberPublicId) {
     memberId = decodeId('Member', memberPublicId);
-    const member = await db.member.findFirst({ where: { id: memberId, workspaceId: viewer.workspaceId } });
+    const member = await db.member.findFirst({
+      where: { id: memberId, workspaceId: viewer.workspaceId, removedAt: null },
+    });
     if (!member) throw new NotFoundError('Member', memberPublicId);
     if (memberId !== viewer.memberId && !isWorkspaceAdmin(viewer)) {
       throw new ForbiddenError('Only an OWNER or ADMIN creates link codes for other members');
@@ -74,7 +76,8 @@ export async function viewerForChatUser(db: Db, who: ChatIdentity): Promise<Memb
     where: { platform_teamId_userId: { platform: who.platform, teamId: who.teamId, userId: who.userId } },
     include: { member: true },
   });
-  if (!link) return null;
+  // A removed member's chat links act as nobody, like its revoked keys.
+  if (!link || link.member.removedAt) return null;
   return {
     kind: 'member',
     memberId: link.member.id,

@@ -1,6 +1,29 @@
 import { createRedisEventTarget } from '@graphql-yoga/redis-event-target';
 import { createPubSub as createYogaPubSub } from 'graphql-yoga';
 import { Redis } from 'ioredis';
+import type { PrincipalNotice } from './principal-notices.ts';
+
+const NOTICE_CHANNEL = 'agentwork:principal-changed';
+
+/** Local listeners of principal notices; `emit` never lets one listener's error stop the others. */
+function noticeListeners() {
+  const listeners = new Set<(notice: PrincipalNotice) => void>();
+  return {
+    listen(listener: (notice: PrincipalNotice) => void) {
+      listeners.add(listener);
+      return () => void listeners.delete(listener);
+    },
+    emit(notice: PrincipalNotice) {
+      for (const listener of listeners) {
+        try {
+          listener(notice);
+        } catch {
+          // A listener's failure is its own; the others still hear the notice.
+        }
+      }
+    },
+  };
+}
 
 /** A committed domain event as subscribers receive it: ids and plain JSON only. */
 export interface EventMessage {
@@ -30,6 +53,17 @@ export type PubSub = ReturnType<typeof createYogaPubSub<PubSubChannels>> & {
    * so the outbox marks an event sent only after it really left.
    */
   publishAwait(channel: keyof PubSubChannels, id: string | null, message: EventMessage): Promise<void>;
+  /**
+   * "A principal changed" notices (see principal-notices.ts), on their own channel next to the
+   * events: every process's socket registry listens. Publishing never throws; when Redis cannot
+   * take a notice it still reaches this process's listeners (other processes rely on their
+   * per-operation re-check and periodic sweep then).
+   */
+  notices: {
+    publish(notice: PrincipalNotice): Promise<void>;
+    /** Returns the unsubscribe function. */
+    listen(listener: (notice: PrincipalNotice) => void): () => void;
+  };
   /** For /readyz. */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -42,8 +76,10 @@ export type PubSub = ReturnType<typeof createYogaPubSub<PubSubChannels>> & {
 export function createPubSub(redisUrl?: string): PubSub {
   if (!redisUrl) {
     const pubsub = createYogaPubSub<PubSubChannels>();
+    const local = noticeListeners();
     return Object.assign(pubsub, {
       kind: 'memory' as const,
+      notices: { publish: async (notice: PrincipalNotice) => local.emit(notice), listen: local.listen },
       publishAwait: async (channel: keyof PubSubChannels, id: string | null, message: EventMessage) => {
         if (id === null) (pubsub.publish as (c: string, m: EventMessage) => void)(channel, message);
         else (pubsub.publish as (c: string, i: string, m: EventMessage) => void)(channel, id, message);
@@ -70,12 +106,34 @@ export function createPubSub(redisUrl?: string): PubSub {
       subscriberReadyAt = null;
     });
   }
+  const local = noticeListeners();
+  subscribeClient.on('message', (channel: string, raw: string) => {
+    if (channel !== NOTICE_CHANNEL) return;
+    try {
+      local.emit(JSON.parse(raw) as PrincipalNotice);
+    } catch {
+      // Not ours to understand: ignore.
+    }
+  });
+  // ioredis re-subscribes by itself after a reconnect.
+  subscribeClient.subscribe(NOTICE_CHANNEL).catch(() => {});
   const RESUBSCRIBE_GRACE_MS = 250;
   const pubsub = createYogaPubSub<PubSubChannels>({
     eventTarget: createRedisEventTarget({ publishClient, subscribeClient }),
   });
   return Object.assign(pubsub, {
     kind: 'redis' as const,
+    notices: {
+      async publish(notice: PrincipalNotice) {
+        try {
+          // Our own subscriber hears it back from Redis, like every other process.
+          await publishClient.publish(NOTICE_CHANNEL, JSON.stringify(notice));
+        } catch {
+          local.emit(notice);
+        }
+      },
+      listen: local.listen,
+    },
     // Same wire format as yoga's Redis event target: channel `<topic>:<id>`, JSON body.
     publishAwait: async (channel: keyof PubSubChannels, id: string | null, message: EventMessage) => {
       if (subscriberReadyAt === null || Date.now() - subscriberReadyAt < RESUBSCRIBE_GRACE_MS) {

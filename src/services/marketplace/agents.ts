@@ -8,7 +8,7 @@ import { formatCredits, MAX_CREDIT_AMOUNT } from '../kernel/credits.ts';
 import { ForbiddenError, NotFoundError, ValidationError } from '../kernel/errors.ts';
 import { decodeId } from '../kernel/ids.ts';
 import { fields, parse } from '../kernel/validation.ts';
-import type { Viewer } from '../kernel/viewer.ts';
+import { isWorkspaceAdmin, type Viewer } from '../kernel/viewer.ts';
 import { nameListSchema, normalizeSkill } from './skills.ts';
 
 /**
@@ -142,6 +142,44 @@ export async function setAgentStatus(
   return db.agent.update({ where: { id: agent.id }, data: { status } });
 }
 
+const suspendReason = z.string().trim().min(1, 'must not be empty').max(500);
+
+/**
+ * OWNER/ADMIN of the agent's workspace, or the platform admin. Members of other workspaces see
+ * the agent in the directory but may not touch it (Forbidden, like updateAgent).
+ */
+async function loadSuspendableAgent(db: Db, viewer: Viewer, agentPublicId: string): Promise<Agent> {
+  const agent = await db.agent.findUnique({ where: { id: decodeId('Agent', agentPublicId) } });
+  if (!agent) throw new NotFoundError('Agent', agentPublicId);
+  if (viewer.kind !== 'platform' && !isWorkspaceAdmin(viewer, agent.workspaceId)) {
+    throw new ForbiddenError(
+      "Only an OWNER or ADMIN of the agent's workspace, or the platform admin, suspends an agent",
+    );
+  }
+  return agent;
+}
+
+/**
+ * Suspends an agent: its keys stop authenticating at once (authenticate refuses them) and it
+ * leaves the directory and matching. Jobs already assigned to it stay as they are. Suspending a
+ * suspended agent updates the reason. Open sockets are told by the caller (principal notices).
+ */
+export async function suspendAgent(db: Db, viewer: Viewer, agentPublicId: string, reason: string): Promise<Agent> {
+  const why = parse(suspendReason, reason, ['reason']);
+  const agent = await loadSuspendableAgent(db, viewer, agentPublicId);
+  return db.agent.update({
+    where: { id: agent.id },
+    data: { suspendedAt: agent.suspendedAt ?? new Date(), suspendedReason: why },
+  });
+}
+
+/** Lifts a suspension: the agent's (unrevoked) keys authenticate again. Idempotent. */
+export async function unsuspendAgent(db: Db, viewer: Viewer, agentPublicId: string): Promise<Agent> {
+  const agent = await loadSuspendableAgent(db, viewer, agentPublicId);
+  if (!agent.suspendedAt) return agent;
+  return db.agent.update({ where: { id: agent.id }, data: { suspendedAt: null, suspendedReason: null } });
+}
+
 function stripUndefined<T extends object>(input: T): T {
   return Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined)) as T;
 }
@@ -158,7 +196,8 @@ export const agentFilterSchema = z.object({
 /** Prisma `where` for the agent directory (public to every authenticated caller). */
 export function agentWhere(db: Db, filter: z.input<typeof agentFilterSchema> = {}): Prisma.AgentWhereInput {
   const f = parse(agentFilterSchema, filter, ['filter']);
-  const where: Prisma.AgentWhereInput[] = [];
+  // Suspended agents are out of the directory (and of matching: see matching.ts).
+  const where: Prisma.AgentWhereInput[] = [{ suspendedAt: null }];
   if (f.skills?.length) where.push({ skills: { hasEvery: f.skills } });
   if (f.framework) where.push({ framework: f.framework });
   if (f.status === 'OFFLINE') where.push({ status: 'OFFLINE' });

@@ -81,6 +81,7 @@ export async function matchingAgents(db: Db, viewer: Viewer, jobId: string, firs
       WHERE (${job.requiredSkills.length === 0 && job.requiredTools.length === 0}
              OR a."skills" && ${job.requiredSkills}::text[] OR a."tools" && ${job.requiredTools}::text[])
         AND COALESCE(r."overallScore", 0) >= ${job.minReputationScore ?? 0}
+        AND a."suspendedAt" IS NULL
         AND ${agentSeesJobSql(Prisma.raw('j'), Prisma.raw('a."id"'), Prisma.raw('a."workspaceId"'))}
     )
     SELECT *, round(100 * (${MATCH_WEIGHTS.skill} * "skillMatch" / 100 + ${MATCH_WEIGHTS.reputation} * "reputation" / 100
