@@ -19,15 +19,18 @@ export const ID_PREFIX = {
   InputRequest: 'inp',
   Review: 'rev',
   Dispute: 'dsp',
-  LedgerTransfer: 'txn',
+  // The GraphQL type of a LedgerTransfer row.
+  LedgerEntry: 'txn',
   WebhookEndpoint: 'whe',
   WebhookDelivery: 'whd',
 } as const;
 
 export type IdType = keyof typeof ID_PREFIX;
-const TYPE_BY_PREFIX = new Map<string, IdType>(
-  Object.entries(ID_PREFIX).map(([type, prefix]) => [prefix, type as IdType]),
-);
+const TYPE_BY_PREFIX = new Map<string, IdType>([
+  ...Object.entries(ID_PREFIX).map(([type, prefix]) => [prefix, type as IdType] as const),
+  // Ledger entry ids were `LedgerEntry_<id>` before 0.9.0: still accepted.
+  ['LedgerEntry', 'LedgerEntry'],
+]);
 
 export function encodeId(type: string, id: string | number | bigint): string {
   const prefix = ID_PREFIX[type as IdType];
