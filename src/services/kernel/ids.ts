@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { NotFoundError } from './errors.ts';
 
 /**
@@ -51,4 +52,12 @@ export function decodeId(type: IdType, globalId: string): string {
   const decoded = decodeAnyId(globalId);
   if (!decoded || decoded.typename !== type) throw new NotFoundError(type, globalId);
   return decoded.id;
+}
+
+/**
+ * A new database id for rows inserted with SQL (Prisma's `@default(cuid())` only applies to its own
+ * inserts): `c`, the time in base 36, then 80 random bits; cuid-shaped and a valid public id.
+ */
+export function newId(): string {
+  return `c${Date.now().toString(36)}${randomBytes(10).toString('hex')}`;
 }
