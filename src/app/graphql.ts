@@ -11,6 +11,7 @@ import { restPlugins } from '../rest/index.ts';
 import type { Context } from '../schema/context.ts';
 import { maskError } from '../schema/errors-mask.ts';
 import { schema } from '../schema/index.ts';
+import { usePageArgs } from '../schema/page-args.ts';
 import { authenticate } from '../services/accounts/api-keys.ts';
 import type { PubSub } from '../services/delivery/pubsub.ts';
 import { isDomainError } from '../services/kernel/errors.ts';
@@ -76,7 +77,7 @@ export function createGraphQL(deps: {
     },
     maskedErrors: { maskError },
     // REST mirror of the agent-facing operations + OpenAPI under /api (src/rest).
-    plugins: [...securityPlugins(config), anonymousViewerHint(), ...deps.plugins, ...restPlugins()],
+    plugins: [...securityPlugins(config), anonymousViewerHint(), usePageArgs(), ...deps.plugins, ...restPlugins()],
     context: async ({ request, requestId, viewer, signal }) => {
       const scope = requestScope.getStore();
       let resolvedViewer = viewer;

@@ -8,6 +8,7 @@ import type { PubSub } from '../services/delivery/pubsub.ts';
 import { startScheduler } from '../services/delivery/scheduler.ts';
 import { parseAllowList } from '../services/delivery/ssrf.ts';
 import { createWebhookWorker } from '../services/delivery/webhooks/worker.ts';
+import { expireBids } from '../services/marketplace/bids.ts';
 import { expireJobs } from '../services/marketplace/jobs.ts';
 import { autoApprove } from '../services/settlement/reviews.ts';
 
@@ -72,6 +73,7 @@ export function backgroundWorkers(deps: {
       const policy = { feeBps: config.PLATFORM_FEE_BPS, maxChangeRequests: config.MAX_CHANGE_REQUESTS };
       return startScheduler(db.prisma, log, [
         { name: 'expire-jobs', everyMs: 30_000, run: (d, now) => expireJobs(d, now) },
+        { name: 'expire-bids', everyMs: 30_000, run: (d, now) => expireBids(d, now) },
         { name: 'auto-approve', everyMs: 30_000, run: (d, now) => autoApprove(d, policy, now) },
       ]);
     }),

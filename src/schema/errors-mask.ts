@@ -1,6 +1,7 @@
 import { GraphQLError } from 'graphql';
 import { requestScope } from '../request-context.ts';
 import { isDomainError, type NotFoundError, type ValidationError } from '../services/kernel/errors.ts';
+import { NUL_MESSAGE } from '../services/kernel/validation.ts';
 
 const CODES: Record<string, { code: string; status?: number }> = {
   UnauthenticatedError: { code: 'UNAUTHENTICATED', status: 401 },
@@ -56,11 +57,35 @@ export function maskError(error: unknown, message: string): Error {
       };
     return error;
   }
+  // Pothos' own argument checks (connection cursors, `last` without `first`/`before`): the caller's input.
+  if (original instanceof Error && original.name === 'PothosValidationError')
+    return badInput(`Invalid input: ${original.message}`, [], isGql(error) ? error : undefined);
   if (isGql(error) && isGql(error.originalError)) return error.originalError;
+  // Safety net: input that reached PostgreSQL with a NUL character (services refuse it in `parse`).
+  if (isNulRejection(original))
+    return badInput(`Invalid input: text ${NUL_MESSAGE}`, [], isGql(error) ? error : undefined);
   const scope = requestScope.getStore();
   scope?.log.error({ err: original }, 'unexpected error');
   return new GraphQLError(message || 'Unexpected error.', {
     path: isGql(error) ? error.path : undefined,
     extensions: { code: 'INTERNAL_SERVER_ERROR', requestId: scope?.requestId },
   });
+}
+
+/** A client-input error shaped like a ValidationError thrown by a query (code BAD_USER_INPUT, issues). */
+function badInput(message: string, path: string[], at?: GraphQLError): GraphQLError {
+  return new GraphQLError(message, {
+    nodes: at?.nodes,
+    path: at?.path,
+    source: at?.source,
+    positions: at?.positions,
+    extensions: { code: 'BAD_USER_INPUT', type: 'ValidationError', issues: [{ path, message }] },
+  });
+}
+
+/** PostgreSQL refused a NUL character: 22021 in text, 22P05 in jsonb (through Prisma's driver adapter). */
+function isNulRejection(error: unknown): boolean {
+  const e = error as { meta?: { driverAdapterError?: { cause?: { originalCode?: string } } } } | null;
+  const code = e?.meta?.driverAdapterError?.cause?.originalCode;
+  return code === '22021' || code === '22P05';
 }

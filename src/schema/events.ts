@@ -77,7 +77,24 @@ eventType('JobStatusChanged', 'The job moved to another status.', (t) => ({
 eventType('BidPlaced', 'An agent bid (or updated its bid).', bidFields);
 eventType('BidWithdrawn', 'The bidder withdrew its bid.', bidFields);
 eventType('BidAccepted', 'A bid was accepted; the job is assigned.', bidFields);
-eventType('BidRejected', 'A bid was rejected.', bidFields);
+const reason = (t: Parameters<NonNullable<Parameters<typeof eventType>[2]>>[0]) =>
+  t.string({
+    nullable: true,
+    description: 'Why, for the bidder (e.g. "another bid was accepted", "the job was cancelled").',
+    resolve: (m: EventMessage) => data<string | null>(m, 'reason') ?? null,
+  });
+eventType(
+  'BidRejected',
+  'A bid was rejected: by the poster, or because another bid was accepted or the job was cancelled.',
+  (t) => ({
+    ...bidFields(t),
+    reason: reason(t),
+  }),
+);
+eventType('BidExpired', 'A PENDING bid expired (its expiresAt or the job’s deadline passed).', (t) => ({
+  ...bidFields(t),
+  reason: reason(t),
+}));
 eventType('AgentInvited', 'An agent was invited to the job.');
 eventType('AgentAssigned', 'An agent was assigned (bid accepted or direct hire).', (t) => ({
   credits: t.field({ type: 'SafeInt', resolve: (m) => data<number>(m, 'credits') }),
@@ -230,7 +247,7 @@ builder.subscriptionFields((t) => ({
   agentEvents: t.field({
     type: JobEventRef,
     description:
-      'For the calling agent: invited, assigned, bid accepted/rejected, input provided, changes requested, reviewed, paid, disputes.',
+      'For the calling agent: invited, assigned, bid accepted/rejected/expired (with the reason), input provided, changes requested, reviewed, paid, disputes.',
     authScopes: { agent: true },
     subscribe: (_root, _args, ctx) => agentEventStream(ctx),
     resolve: (message) => message,

@@ -82,14 +82,16 @@ registerNodeLoader('Dispute', (ctx, id) =>
   }),
 );
 
+// One Review (api-contract.md: `review: Review`), loaded with the execution in the same query.
 builder.prismaObjectField('Execution', 'review', (t) =>
-  t.relation('reviews', {
+  t.field({
     type: ReviewRef,
     nullable: true,
-    description: 'The latest review of this execution.',
-    query: { orderBy: { createdAt: 'desc' }, take: 1 },
-    resolve: (query, execution, _args, ctx) =>
-      ctx.db.review.findFirst({ ...query, where: { executionId: execution.id } }) as never,
+    description: 'The latest review of this execution, or null before it is reviewed.',
+    select: (_args, _ctx, nestedSelection) => ({
+      reviews: nestedSelection({ orderBy: [{ createdAt: 'desc' }, { id: 'desc' }], take: 1 }),
+    }),
+    resolve: (execution) => execution.reviews[0] ?? null,
   }),
 );
 

@@ -5,9 +5,10 @@ import {
   PaymentsUnavailableError,
   ValidationError,
 } from '../services/kernel/errors.ts';
-import { agentWallet, type WalletView, workspaceWallet } from '../services/ledger/ledger.ts';
+import { agentWallet, visibleTransfer, type WalletView, workspaceWallet } from '../services/ledger/ledger.ts';
 import { grantCredits, paymentProviderFor, purchaseCredits } from '../services/ledger/payments.ts';
 import { builder } from './builder.ts';
+import { registerNodeLoader } from './node.ts';
 
 const TransferKindEnum = builder.enumType('TransferKind', {
   values: ['MINT', 'PURCHASE', 'HOLD', 'RELEASE', 'FEE', 'REFUND', 'BURN'] as const,
@@ -32,6 +33,9 @@ export const LedgerEntryRef = builder.prismaNode('LedgerTransfer', {
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
   }),
 });
+
+// node(id): the owner of either wallet the transfer moved between, as in `wallet.entries`.
+registerNodeLoader('LedgerEntry', (ctx, id) => visibleTransfer(ctx.db, ctx.viewer, id));
 
 export const WalletRef = builder.objectRef<WalletView>('Wallet').implement({
   description: 'Credits of a workspace or an agent. balance = available + held (in escrow for assigned jobs).',

@@ -325,6 +325,16 @@ type JobEventFields_BidAccepted_Fragment = {
   data: unknown;
 };
 
+type JobEventFields_BidExpired_Fragment = {
+  __typename: 'BidExpired';
+  eventId: string;
+  seq: string;
+  type: string;
+  at: string;
+  jobId: string | null;
+  data: unknown;
+};
+
 type JobEventFields_BidPlaced_Fragment = {
   __typename: 'BidPlaced';
   bidId: string;
@@ -539,6 +549,7 @@ export type JobEventFieldsFragment =
   | JobEventFields_AgentInvited_Fragment
   | JobEventFields_AgentPaid_Fragment
   | JobEventFields_BidAccepted_Fragment
+  | JobEventFields_BidExpired_Fragment
   | JobEventFields_BidPlaced_Fragment
   | JobEventFields_BidRejected_Fragment
   | JobEventFields_BidWithdrawn_Fragment
@@ -1428,6 +1439,15 @@ export type AgentEventsSubscription = {
         data: unknown;
       }
     | {
+        __typename: 'BidExpired';
+        eventId: string;
+        seq: string;
+        type: string;
+        at: string;
+        jobId: string | null;
+        data: unknown;
+      }
+    | {
         __typename: 'BidPlaced';
         bidId: string;
         eventId: string;
@@ -1695,6 +1715,15 @@ export type JobEventsSubscription = {
     | {
         __typename: 'BidAccepted';
         bidId: string;
+        eventId: string;
+        seq: string;
+        type: string;
+        at: string;
+        jobId: string | null;
+        data: unknown;
+      }
+    | {
+        __typename: 'BidExpired';
         eventId: string;
         seq: string;
         type: string;

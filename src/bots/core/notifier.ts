@@ -122,11 +122,17 @@ export function createChatNotifier(deps: {
       case 'BidPlaced':
       case 'BidAccepted':
       case 'BidRejected':
-      case 'BidWithdrawn': {
+      case 'BidWithdrawn':
+      case 'BidExpired': {
+        // Every status change of a bid has its event (bid-state.ts): the card follows the bid's
+        // current status, so a bid rejected because another was accepted loses its buttons too.
         const bidId = data.bidId as string;
         const summary = await bidSummaryById(tx, bidId);
+        const reason = summary.status === data.status ? ((data.reason as string | null | undefined) ?? null) : null;
         const decided =
-          summary.status === 'PENDING' ? undefined : { status: summary.status, by: await decisionOf(tx, 'bid', bidId) };
+          summary.status === 'PENDING'
+            ? undefined
+            : { status: summary.status, by: await decisionOf(tx, 'bid', bidId), reason };
         return each('bid', bidId, bidCardView(summary, decided));
       }
       case 'InputRequested':

@@ -115,8 +115,11 @@ export interface BidSummary {
   status: string;
 }
 
-/** A bid card; with `decided`, the outcome replaces the buttons. */
-export function bidCardView(bid: BidSummary, decided?: { status: string; by: string | null }): View {
+/** A bid card; with `decided`, the outcome (who decided, or why) replaces the buttons. */
+export function bidCardView(
+  bid: BidSummary,
+  decided?: { status: string; by: string | null; reason?: string | null },
+): View {
   const blocks: Block[] = [
     { kind: 'header', text: `Bid from ${bid.agentName}` },
     { kind: 'text', text: `on *${bid.jobTitle}*\n> ${bid.message}` },
@@ -134,7 +137,8 @@ export function bidCardView(bid: BidSummary, decided?: { status: string; by: str
     },
   ];
   if (decided) {
-    blocks.push({ kind: 'context', text: `${decided.status}${decided.by ? ` by ${decided.by}` : ''}` });
+    const why = decided.by ? ` by ${decided.by}` : decided.reason ? ` · ${decided.reason}` : '';
+    blocks.push({ kind: 'context', text: `${decided.status}${why}` });
   } else {
     blocks.push({
       kind: 'buttons',

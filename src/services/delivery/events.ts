@@ -12,6 +12,7 @@ export type EventType =
   | 'BidWithdrawn'
   | 'BidAccepted'
   | 'BidRejected'
+  | 'BidExpired'
   | 'ExecutionProgressed'
   | 'StepAdded'
   | 'ToolCallRecorded'
@@ -49,6 +50,20 @@ export async function emit(tx: Tx, type: EventType, target: EventTarget) {
   });
 }
 
+/** Writes one event of `type` per target in one statement (e.g. a BidRejected per losing bid). */
+export async function emitMany(tx: Tx, type: EventType, targets: EventTarget[]) {
+  if (targets.length === 0) return;
+  await tx.outboxEvent.createMany({
+    data: targets.map((target) => ({
+      type,
+      jobId: target.jobId ?? null,
+      workspaceId: target.workspaceId ?? null,
+      agentId: target.agentId ?? null,
+      payload: (target.data ?? {}) as Prisma.InputJsonValue,
+    })),
+  });
+}
+
 /** Every event type an endpoint may subscribe to (the `type` of the body). */
 export const WEBHOOK_EVENT_TYPES = [
   'JobPosted',
@@ -60,6 +75,7 @@ export const WEBHOOK_EVENT_TYPES = [
   'BidWithdrawn',
   'BidAccepted',
   'BidRejected',
+  'BidExpired',
   'ExecutionProgressed',
   'StepAdded',
   'ToolCallRecorded',
@@ -79,6 +95,7 @@ export const AGENT_EVENT_TYPES = new Set<string>([
   'AgentAssigned',
   'BidAccepted',
   'BidRejected',
+  'BidExpired',
   'InputProvided',
   'ChangesRequested',
   'ExecutionReviewed',

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { NotFoundError } from './errors.ts';
 
 /**
@@ -19,15 +20,18 @@ export const ID_PREFIX = {
   InputRequest: 'inp',
   Review: 'rev',
   Dispute: 'dsp',
-  LedgerTransfer: 'txn',
+  // The GraphQL type of a LedgerTransfer row.
+  LedgerEntry: 'txn',
   WebhookEndpoint: 'whe',
   WebhookDelivery: 'whd',
 } as const;
 
 export type IdType = keyof typeof ID_PREFIX;
-const TYPE_BY_PREFIX = new Map<string, IdType>(
-  Object.entries(ID_PREFIX).map(([type, prefix]) => [prefix, type as IdType]),
-);
+const TYPE_BY_PREFIX = new Map<string, IdType>([
+  ...Object.entries(ID_PREFIX).map(([type, prefix]) => [prefix, type as IdType] as const),
+  // Ledger entry ids were `LedgerEntry_<id>` before 0.9.0: still accepted.
+  ['LedgerEntry', 'LedgerEntry'],
+]);
 
 export function encodeId(type: string, id: string | number | bigint): string {
   const prefix = ID_PREFIX[type as IdType];
@@ -48,4 +52,12 @@ export function decodeId(type: IdType, globalId: string): string {
   const decoded = decodeAnyId(globalId);
   if (!decoded || decoded.typename !== type) throw new NotFoundError(type, globalId);
   return decoded.id;
+}
+
+/**
+ * A new database id for rows inserted with SQL (Prisma's `@default(cuid())` only applies to its own
+ * inserts): `c`, the time in base 36, then 80 random bits; cuid-shaped and a valid public id.
+ */
+export function newId(): string {
+  return `c${Date.now().toString(36)}${randomBytes(10).toString('hex')}`;
 }

@@ -4,6 +4,7 @@ import type { LedgerAccountKind, TransferKind } from '../../generated/prisma/enu
 import { emit } from '../delivery/events.ts';
 import { formatCredits, MAX_BALANCE } from '../kernel/credits.ts';
 import { InsufficientCreditsError, InvalidStateError, ValidationError } from '../kernel/errors.ts';
+import type { Viewer } from '../kernel/viewer.ts';
 
 /**
  * Double-entry credits ledger. Every movement is one immutable LedgerTransfer between two
@@ -267,6 +268,26 @@ export async function agentWallet(db: Db | Tx, agentId: string): Promise<WalletV
   const account = await db.ledgerAccount.findUnique({ where: { key: `agent:${agentId}` } });
   const available = Number(account?.balance ?? 0n);
   return { accountId: account?.id ?? null, available, held: 0, balance: available };
+}
+
+/** The wallet account a viewer owns: its workspace's for a member, its own for an agent. */
+export function walletKeyOf(viewer: Viewer): string | null {
+  if (viewer.kind === 'member') return accountKey({ kind: 'WORKSPACE', workspaceId: viewer.workspaceId });
+  if (viewer.kind === 'agent') return accountKey({ kind: 'AGENT', agentId: viewer.agentId });
+  return null;
+}
+
+/**
+ * A transfer as `wallet.entries` shows it: to the owner of either wallet it moved between (the
+ * platform operator sees all), else null. Same rule for `node(id)` as for the wallet's list.
+ */
+export async function visibleTransfer(db: Db | Tx, viewer: Viewer, transferId: string) {
+  if (viewer.kind === 'platform') return db.ledgerTransfer.findUnique({ where: { id: transferId } });
+  const key = walletKeyOf(viewer);
+  if (!key) return null;
+  return db.ledgerTransfer.findFirst({
+    where: { id: transferId, OR: [{ fromAccount: { key } }, { toAccount: { key } }] },
+  });
 }
 
 /** Sum of all balances: always 0 (external carries minus what was minted). For invariant checks. */

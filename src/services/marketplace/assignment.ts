@@ -1,8 +1,9 @@
 import type { Tx } from '../../db/client.ts';
 import type { Job } from '../../generated/prisma/client.ts';
 import { emit } from '../delivery/events.ts';
-import { InvalidStateError, NotEligibleError } from '../kernel/errors.ts';
+import { NotEligibleError } from '../kernel/errors.ts';
 import { holdEscrow } from '../ledger/ledger.ts';
+import { transitionBid, transitionBids } from './bid-state.ts';
 import { transitionJob } from './job-state.ts';
 
 /**
@@ -31,29 +32,16 @@ export async function assignAgent(
     data: { activeJobCount: { increment: 1 } },
   });
   if (took.count === 0) throw new NotEligibleError(['the agent is at capacity (maxConcurrentJobs)']);
+  // The bids move in the job's lock (taken above): the winner ACCEPTED, every other pending bid
+  // REJECTED, each with its event to its bidder, in this transaction.
   if (params.bidId) {
-    const accepted = await tx.bid.updateMany({
-      where: { id: params.bidId, status: 'PENDING' },
-      data: { status: 'ACCEPTED' },
-    });
-    if (accepted.count === 0) {
-      const bid = await tx.bid.findUniqueOrThrow({ where: { id: params.bidId } });
-      throw new InvalidStateError(bid.status, `This bid is ${bid.status} and can no longer be accepted`);
-    }
+    await transitionBid(tx, params.bidId, 'ACCEPTED', { only: ['PENDING'], data: { credits: params.credits } });
   }
-  await tx.bid.updateMany({
-    where: { jobId: params.jobId, status: 'PENDING', ...(params.bidId ? { id: { not: params.bidId } } : {}) },
-    data: { status: 'REJECTED' },
+  await transitionBids(tx, { jobId: params.jobId, exceptId: params.bidId }, 'REJECTED', {
+    only: ['PENDING'],
+    reason: params.bidId ? 'another bid was accepted' : 'the job was assigned without bidding',
   });
   await holdEscrow(tx, job);
-  if (params.bidId) {
-    await emit(tx, 'BidAccepted', {
-      jobId: job.id,
-      workspaceId: job.workspaceId,
-      agentId: params.agentId,
-      data: { bidId: params.bidId, credits: params.credits },
-    });
-  }
   await emit(tx, 'AgentAssigned', {
     jobId: job.id,
     workspaceId: job.workspaceId,

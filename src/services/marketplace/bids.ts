@@ -2,7 +2,6 @@ import { z } from 'zod';
 import type { Db, Tx } from '../../db/client.ts';
 import type { Bid, Job } from '../../generated/prisma/client.ts';
 import { canSeeBid, loadVisibleJob } from '../access/visibility.ts';
-import { emit } from '../delivery/events.ts';
 import {
   ForbiddenError,
   InvalidStateError,
@@ -15,10 +14,12 @@ import { decodeId } from '../kernel/ids.ts';
 import { fields, parse } from '../kernel/validation.ts';
 import { isWorkspaceAdmin, type Viewer } from '../kernel/viewer.ts';
 import { assignAgent } from './assignment.ts';
+import { placeBidRow, transitionBid, transitionBids } from './bid-state.ts';
 import { eligibilityReasons } from './jobs.ts';
 import { skillMatch } from './matching.ts';
 
 const DEFAULT_BID_TTL_MS = 7 * 24 * 3600 * 1000;
+const BID_TTL_REASON = 'the bid passed its expiresAt';
 
 export const placeBidInput = z.object({
   jobId: z.string().min(1),
@@ -80,27 +81,19 @@ export async function placeBid(db: Db, viewer: Viewer, input: z.input<typeof pla
     const reasons = await eligibilityReasons(tx, job, viewer.agentId, { forAssignment: false });
     if (reasons.length) throw new NotEligibleError(reasons);
     const agent = await tx.agent.findUniqueOrThrow({ where: { id: viewer.agentId } });
-    const existing = await tx.bid.findUnique({ where: { jobId_agentId: { jobId, agentId: viewer.agentId } } });
-    const values = {
-      message: data.message,
-      estimatedMinutes: data.estimatedMinutes,
-      requestedCredits: data.requestedCredits,
-      skillMatch: skillMatch(job, agent),
-      relevantExperienceIds: [...new Set(experienceIds)],
-      status: 'PENDING' as const,
-      submittedAt: new Date(),
-      expiresAt: data.expiresAt ?? new Date(Date.now() + DEFAULT_BID_TTL_MS),
-    };
-    const bid = existing
-      ? await tx.bid.update({ where: { id: existing.id }, data: values })
-      : await tx.bid.create({ data: { ...values, jobId, agentId: viewer.agentId } });
-    await emit(tx, 'BidPlaced', {
-      jobId,
-      workspaceId: job.workspaceId,
-      agentId: viewer.agentId,
-      data: { bidId: bid.id, requestedCredits: bid.requestedCredits, updated: Boolean(existing) },
-    });
-    return bid;
+    // One statement whatever the race: identical concurrent bids all land on the one row.
+    return placeBidRow(
+      tx,
+      { jobId, agentId: viewer.agentId, workspaceId: job.workspaceId },
+      {
+        message: data.message,
+        estimatedMinutes: data.estimatedMinutes,
+        requestedCredits: data.requestedCredits,
+        skillMatch: skillMatch(job, agent),
+        relevantExperienceIds: [...new Set(experienceIds)],
+        expiresAt: data.expiresAt ?? new Date(Date.now() + DEFAULT_BID_TTL_MS),
+      },
+    );
   });
 }
 
@@ -120,46 +113,21 @@ function requireApprover(viewer: Viewer, job: Job) {
   }
 }
 
-async function setPendingBidStatus(tx: Tx, bid: Bid, status: 'WITHDRAWN' | 'REJECTED'): Promise<Bid> {
-  const res = await tx.bid.updateMany({ where: { id: bid.id, status: 'PENDING' }, data: { status } });
-  if (res.count === 0) {
-    const now = await tx.bid.findUniqueOrThrow({ where: { id: bid.id } });
-    throw new InvalidStateError(now.status, `This bid is ${now.status}`);
-  }
-  return tx.bid.findUniqueOrThrow({ where: { id: bid.id } });
-}
-
 /** The bidding agent withdraws its PENDING bid. */
 export async function withdrawBid(db: Db, viewer: Viewer, bidPublicId: string): Promise<Bid> {
   const bid = await loadBid(db, viewer, bidPublicId);
   if (viewer.kind !== 'agent' || viewer.agentId !== bid.agentId)
     throw new ForbiddenError('Only the bidder withdraws its bid');
-  return db.$transaction(async (tx) => {
-    const updated = await setPendingBidStatus(tx, bid, 'WITHDRAWN');
-    await emit(tx, 'BidWithdrawn', {
-      jobId: bid.jobId,
-      workspaceId: bid.job.workspaceId,
-      agentId: bid.agentId,
-      data: { bidId: bid.id },
-    });
-    return updated;
-  });
+  return db.$transaction((tx) => transitionBid(tx, bid.id, 'WITHDRAWN', { only: ['PENDING'] }));
 }
 
 /** The poster's OWNER/ADMIN rejects a PENDING bid. */
 export async function rejectBid(db: Db, viewer: Viewer, bidPublicId: string): Promise<Bid> {
   const bid = await loadBid(db, viewer, bidPublicId);
   requireApprover(viewer, bid.job);
-  return db.$transaction(async (tx) => {
-    const updated = await setPendingBidStatus(tx, bid, 'REJECTED');
-    await emit(tx, 'BidRejected', {
-      jobId: bid.jobId,
-      workspaceId: bid.job.workspaceId,
-      agentId: bid.agentId,
-      data: { bidId: bid.id },
-    });
-    return updated;
-  });
+  return db.$transaction((tx) =>
+    transitionBid(tx, bid.id, 'REJECTED', { only: ['PENDING'], reason: 'rejected by the poster' }),
+  );
 }
 
 /**
@@ -177,7 +145,8 @@ export async function acceptBid(
   const bid = await loadBid(db, viewer, bidPublicId);
   requireApprover(viewer, bid.job);
   if (bid.status === 'PENDING' && bid.expiresAt && bid.expiresAt.getTime() <= Date.now()) {
-    await db.bid.updateMany({ where: { id: bid.id, status: 'PENDING' }, data: { status: 'EXPIRED' } });
+    // Expire it now (its bidder hears BidExpired), then refuse; a racing change wins and is reported.
+    await db.$transaction((tx) => transitionBid(tx, bid.id, 'EXPIRED', { only: ['PENDING'], reason: BID_TTL_REASON }));
     throw new InvalidStateError('EXPIRED', 'This bid expired and can no longer be accepted');
   }
   return withIdempotency(db, viewer, options.idempotencyKey, 'acceptBid', { bidId: bid.id }, async (tx) => {
@@ -192,4 +161,26 @@ async function acceptLoadedBid(tx: Tx, bid: Bid & { job: Job }) {
   const reasons = await eligibilityReasons(tx, bid.job, bid.agentId, { forAssignment: true });
   if (reasons.length) throw new NotEligibleError(reasons);
   await assignAgent(tx, { jobId: bid.jobId, agentId: bid.agentId, credits: bid.requestedCredits, bidId: bid.id });
+}
+
+/**
+ * PENDING bids past their `expiresAt` become EXPIRED, each with BidExpired to its bidder (the
+ * scheduler runs this). One bid per transaction, so the sweep never holds several bids' locks
+ * against an acceptance moving them. Safe in many processes: a bid that moved meanwhile is skipped.
+ */
+export async function expireBids(db: Db, now = new Date()): Promise<number> {
+  const due = await db.bid.findMany({
+    where: { status: 'PENDING', expiresAt: { lte: now } },
+    select: { id: true },
+    orderBy: { expiresAt: 'asc' },
+    take: 500,
+  });
+  let expired = 0;
+  for (const { id } of due) {
+    const moved = await db.$transaction((tx) =>
+      transitionBids(tx, { ids: [id] }, 'EXPIRED', { only: ['PENDING'], reason: BID_TTL_REASON, expiredBy: now }),
+    );
+    expired += moved.length;
+  }
+  return expired;
 }

@@ -19,6 +19,7 @@ import { fields, parse } from '../kernel/validation.ts';
 import type { Viewer } from '../kernel/viewer.ts';
 import { refundEscrow } from '../ledger/ledger.ts';
 import { assignAgent, releaseAgent } from './assignment.ts';
+import { transitionBids } from './bid-state.ts';
 import { transitionJob } from './job-state.ts';
 import { nameListSchema } from './skills.ts';
 
@@ -213,7 +214,7 @@ export async function cancelJob(
       only: ['OPEN', 'ASSIGNED'],
       reason: 'cancelled by poster',
     });
-    await tx.bid.updateMany({ where: { jobId: job.id, status: 'PENDING' }, data: { status: 'REJECTED' } });
+    await transitionBids(tx, { jobId: job.id }, 'REJECTED', { only: ['PENDING'], reason: 'the job was cancelled' });
     await releaseAgent(tx, cancelled.assignedAgentId);
     await refundEscrow(tx, cancelled, 'job cancelled');
     return { jobId: job.id };
@@ -370,7 +371,10 @@ export async function expireJobs(db: Db, now = new Date()): Promise<number> {
     try {
       await db.$transaction(async (tx) => {
         await transitionJob(tx, id, 'EXPIRED', { only: ['OPEN'], reason: 'deadline passed' });
-        await tx.bid.updateMany({ where: { jobId: id, status: 'PENDING' }, data: { status: 'EXPIRED' } });
+        await transitionBids(tx, { jobId: id }, 'EXPIRED', {
+          only: ['PENDING'],
+          reason: 'the job passed its deadline',
+        });
       });
       expired++;
     } catch (error) {
