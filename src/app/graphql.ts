@@ -15,6 +15,7 @@ import { authenticate } from '../services/accounts/api-keys.ts';
 import type { PubSub } from '../services/delivery/pubsub.ts';
 import { isDomainError } from '../services/kernel/errors.ts';
 import type { Viewer } from '../services/kernel/viewer.ts';
+import { graphiqlOptions, renderGraphiQL } from './graphiql.ts';
 
 /** What yoga gets from node:http and graphql-ws besides the Request. */
 export type ServerContext = { req?: IncomingMessage; res?: ServerResponse; requestId?: string; viewer?: Viewer };
@@ -52,9 +53,9 @@ export function createGraphQL(deps: {
     schema,
     graphqlEndpoint: '/graphql',
     landingPage: false,
-    graphiql: graphiqlEnabled(config)
-      ? { title: 'Agentwork GraphQL', headers: JSON.stringify({ Authorization: 'Bearer aw_live_...' }, null, 2) }
-      : false,
+    // Served from our own assets (src/app/graphiql.ts): works offline.
+    graphiql: graphiqlEnabled(config) ? graphiqlOptions() : false,
+    renderGraphiQL,
     logging: {
       debug: (...args) => log.debug({ detail: args }, 'yoga'),
       info: (...args) => log.info({ detail: args }, 'yoga'),
