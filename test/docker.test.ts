@@ -101,8 +101,7 @@ describe('the image is built from', () => {
       const name = /^ {2}([a-z0-9_-]+):\s*$/.exec(line)?.[1];
       if (name) current = name;
       else if (current && !line.trim().startsWith('#')) {
-        services[current] ??= [];
-        services[current].push(line);
+        services[current] = [...(services[current] ?? []), line];
       }
     }
     for (const name of ['postgres', 'redis']) {
@@ -179,7 +178,14 @@ describe.skipIf(!process.env.DATABASE_URL)('the image runs', () => {
     const probe = async () => (await run(healthcheck, { PORT: port }).exited).code;
 
     const server = run(execForm(last('CMD')!.args), env);
-    // Wait on the condition the image's HEALTHCHECK waits on.
+    // Wait until it listens (its log line), then on the condition the image's HEALTHCHECK checks.
+    await new Promise<void>((ready) => {
+      const check = () => {
+        if (/Agentwork listening/.test(server.output()) || server.child.exitCode !== null) ready();
+        else setTimeout(check, 100);
+      };
+      check();
+    });
     let healthy = false;
     while (!healthy && server.child.exitCode === null) {
       healthy = (await probe()) === 0;
@@ -194,5 +200,5 @@ describe.skipIf(!process.env.DATABASE_URL)('the image runs', () => {
     expect(server.output()).toMatch(/"msg":"stopped"/);
     // Nothing left listening on the port (no orphaned server).
     expect(await probe()).toBe(1);
-  }, 120_000);
+  }, 300_000);
 });
