@@ -8,7 +8,7 @@
  *              hardening.ts
  *   services   src/services/<room>                      foundation, rooms below (ROOMS order)
  *   foundation db, generated, config, log, allow-list,   foundation only
- *              request-context
+ *              request-context, version
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -27,7 +27,7 @@ export const ROOMS = [
   'settlement',
 ] as const;
 
-const FOUNDATION = ['db', 'generated', 'config.ts', 'log.ts', 'allow-list.ts', 'request-context.ts'];
+const FOUNDATION = ['db', 'generated', 'config.ts', 'log.ts', 'allow-list.ts', 'request-context.ts', 'version.ts'];
 const FACES = ['schema', 'bots', 'rest', 'mcp', 'live', 'sdk', 'hardening.ts'];
 const APP = ['app', 'server.ts', 'main.ts', 'cli.ts'];
 

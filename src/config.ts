@@ -48,7 +48,7 @@ const envSchema = z
     /** Platform administrator key (grantCredits, resolving any dispute). Stored nowhere; compared by hash. */
     PLATFORM_ADMIN_KEY: optionalString,
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-    /** Schema introspection; default on outside production. */
+    /** Schema introspection; default on outside production and wherever GraphiQL is on. */
     GRAPHQL_INTROSPECTION: bool.optional(),
     /** Requests per minute per API key (or client address); 0 disables. Shared through Redis when REDIS_URL is set. */
     RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).max(1_000_000).default(0),
@@ -182,7 +182,13 @@ export function loadConfig(
     });
     throw new ConfigError(lines.join('\n'));
   }
-  return { ...parsed.data, ...overrides };
+  const config = { ...parsed.data, ...overrides };
+  // GraphiQL without introspection has no docs, completion or validation: refuse the pair.
+  if (config.GRAPHIQL === true && config.GRAPHQL_INTROSPECTION === false)
+    throw new ConfigError(
+      'Invalid environment variable GRAPHQL_INTROSPECTION: GRAPHIQL=true needs introspection (its docs and completion); unset GRAPHQL_INTROSPECTION (GraphiQL turns it on) or set GRAPHIQL=false',
+    );
+  return config;
 }
 
 function redact(name: string, value: string): string {

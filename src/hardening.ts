@@ -5,14 +5,14 @@ import { NoSchemaIntrospectionCustomRule } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { Redis } from 'ioredis';
 import { Gauge, Registry } from 'prom-client';
-import type { Config } from './config.ts';
+import { type Config, graphiqlEnabled } from './config.ts';
 import type { Database } from './db/client.ts';
 
 /**
  * Abuse limits and observability (issue #9), in one place:
  * - graphql-armor: depth, cost, aliases, directives and tokens capped; field suggestions ("Did you mean …")
  *   hidden in production (they leak the schema) and shown elsewhere (they help whoever writes the query);
- * - introspection off in production unless GRAPHQL_INTROSPECTION=true;
+ * - introspection off in production unless GRAPHQL_INTROSPECTION=true (or GRAPHIQL=true, which needs it);
  * - per-key rate limits (Redis when REDIS_URL is set, so every process shares the budget);
  * - Prometheus metrics: yoga's request/parse/validate/execute metrics plus domain gauges.
  * The limits are tuned so every legitimate query of the tests, bots, SDK and demo passes.
@@ -26,8 +26,9 @@ export const ARMOR = {
   blockFieldSuggestion: { enabled: true },
 } as const;
 
+/** On where GraphiQL is (it needs the schema for its docs and completion), else as GRAPHQL_INTROSPECTION says. */
 export function introspectionEnabled(config: Config): boolean {
-  return config.GRAPHQL_INTROSPECTION ?? config.NODE_ENV !== 'production';
+  return config.GRAPHQL_INTROSPECTION ?? graphiqlEnabled(config);
 }
 
 /** The armor settings for one deployment: suggestions are blocked in production only. */

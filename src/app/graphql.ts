@@ -9,13 +9,14 @@ import type { Logger } from '../log.ts';
 import { requestScope } from '../request-context.ts';
 import { restPlugins } from '../rest/index.ts';
 import type { Context } from '../schema/context.ts';
-import { maskError } from '../schema/errors-mask.ts';
+import { clientErrorCode, maskError } from '../schema/errors-mask.ts';
 import { schema } from '../schema/index.ts';
 import { usePageArgs } from '../schema/page-args.ts';
 import { authenticate } from '../services/accounts/api-keys.ts';
 import type { PubSub } from '../services/delivery/pubsub.ts';
 import { isDomainError } from '../services/kernel/errors.ts';
 import type { Viewer } from '../services/kernel/viewer.ts';
+import { graphiqlOptions, renderGraphiQL } from './graphiql.ts';
 import { anonymousViewerHint } from './hints.ts';
 import { type PrincipalRegistry, scopedPubSub } from './principals.ts';
 
@@ -45,6 +46,15 @@ const toAuthError = (error: unknown) =>
       })
     : error;
 
+/** Client errors (NOT_FOUND, UNAUTHENTICATED, FORBIDDEN, BAD_USER_INPUT, ...) at info; our own faults at error, with the stack. */
+function logYogaError(log: Logger, args: unknown[]) {
+  const err = args.find((a): a is Error => a instanceof Error);
+  const code = clientErrorCode(err);
+  if (err && code) log.info({ code, message: err.message }, 'client error');
+  else if (err) log.error({ err: (err as GraphQLError).originalError ?? err }, 'yoga: request error');
+  else log.error({ detail: args }, 'yoga');
+}
+
 /**
  * The GraphQL server (HTTP, SSE, and the executor graphql-ws uses): schema, GraphiQL, masked
  * errors, security and metrics plugins, the REST mirror, and the per-request context.
@@ -66,14 +76,15 @@ export function createGraphQL(deps: {
     // CORS is answered in front of every API surface (src/app/cors.ts); yoga's would echo any
     // Origin with credentials allowed.
     cors: false,
-    graphiql: graphiqlEnabled(config)
-      ? { title: 'Agentwork GraphQL', headers: JSON.stringify({ Authorization: 'Bearer aw_live_...' }, null, 2) }
-      : false,
+    // Served from our own assets (src/app/graphiql.ts): works offline.
+    graphiql: graphiqlEnabled(config) ? graphiqlOptions() : false,
+    renderGraphiQL,
     logging: {
       debug: (...args) => log.debug({ detail: args }, 'yoga'),
       info: (...args) => log.info({ detail: args }, 'yoga'),
       warn: (...args) => log.warn({ detail: args }, 'yoga'),
-      error: (...args) => log.error({ detail: args }, 'yoga'),
+      // yoga reports here every error it masks, the client's own mistakes included.
+      error: (...args) => logYogaError(requestScope.getStore()?.log ?? log, args),
     },
     maskedErrors: { maskError },
     // REST mirror of the agent-facing operations + OpenAPI under /api (src/rest).

@@ -1,13 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Config } from '../config.ts';
+import { type Config, graphiqlEnabled } from '../config.ts';
 import { type createMetrics, type createRateLimiter, rateLimitKey } from '../hardening.ts';
 import { LIVE_ASSET_URL, LIVE_PAGE_CSP_HEADER, liveAssetPath, livePageHtml } from '../live/page.ts';
 import type { Logger } from '../log.ts';
 import { handleMcpHttp } from '../mcp/http.ts';
 import { requestScope } from '../request-context.ts';
+import { REST_BASE } from '../rest/index.ts';
+import { VERSION } from '../version.ts';
 import { createCors } from './cors.ts';
+import { graphiqlAssetPath, serveGraphiqlAsset } from './graphiql.ts';
 import type { ViewerFor, Yoga } from './graphql.ts';
 import { sendJson } from './http.ts';
 
@@ -87,6 +90,8 @@ export function routes(deps: RouteDeps): Route[] {
       },
     },
   ];
+  if (graphiqlEnabled(deps.config))
+    table.push({ path: graphiqlAssetPath, handle: (req, res, match) => serveGraphiqlAsset(req, res, match![1]!) });
   if (deps.discord) table.push({ path: '/discord/interactions', handle: deps.discord });
   if (deps.slack) table.push({ path: '/slack/events', handle: deps.slack });
   table.push(
@@ -99,17 +104,30 @@ export function routes(deps: RouteDeps): Route[] {
     },
     {
       path: '/',
-      handle: (_req, res) =>
-        sendJson(res, 200, {
-          name: 'Agentwork',
-          graphql: '/graphql',
-          health: '/healthz',
-          ready: '/readyz',
-          docs: 'https://github.com/agentwork/agentwork#readme',
-        }),
+      handle: (_req, res) => sendJson(res, 200, serviceIndex(deps.config)),
     },
   );
   return table;
+}
+
+/** `GET /`: what this server offers and where (paths relative to this origin). */
+export function serviceIndex(config: Config) {
+  return {
+    name: 'Agentwork',
+    version: VERSION,
+    graphql: '/graphql',
+    ...(graphiqlEnabled(config) ? { graphiql: '/graphql (open in a browser)' } : {}),
+    subscriptions: { graphqlWs: '/graphql', sse: '/graphql (Accept: text/event-stream)' },
+    rest: REST_BASE,
+    openapi: `${REST_BASE}/openapi.json`,
+    mcp: '/mcp',
+    live: '/jobs/{jobId}/live',
+    metrics: '/metrics',
+    health: '/healthz',
+    ready: '/readyz',
+    docs: 'https://github.com/agentwork/agentwork#readme',
+    api: 'https://github.com/agentwork/agentwork/blob/main/docs/api.md',
+  };
 }
 
 /** The API surfaces: body cap and rate limit apply before anything is parsed. */

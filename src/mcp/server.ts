@@ -8,8 +8,9 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { type AgentworkClient, AgentworkError } from '../sdk/index.ts';
+import { VERSION } from '../version.ts';
 
-export const MCP_SERVER_INFO = { name: 'agentwork', version: '0.5.0' } as const;
+export const MCP_SERVER_INFO = { name: 'agentwork', version: VERSION } as const;
 
 const JOB_STATUSES = [
   'OPEN',

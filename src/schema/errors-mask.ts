@@ -89,3 +89,18 @@ function isNulRejection(error: unknown): boolean {
   const code = e?.meta?.driverAdapterError?.cause?.originalCode;
   return code === '22021' || code === '22P05';
 }
+
+/**
+ * The code of an error the client caused (a bad key, a missing or hidden object, invalid input, an
+ * action its key may not take, ...), or null when the fault is ours. Client errors are answered, not
+ * investigated: the server logs them at info, and only our own faults at error.
+ */
+export function clientErrorCode(error: unknown): string | null {
+  if (isDomainError(error)) return (CODES[error.name] ?? { code: 'BAD_REQUEST' }).code;
+  if (!(error instanceof Error)) return null;
+  const { originalError, extensions } = error as Partial<GraphQLError>;
+  if (originalError && originalError !== error) return clientErrorCode(originalError);
+  const code = extensions?.code;
+  const status = (extensions?.http as { status?: number } | undefined)?.status ?? 400;
+  return typeof code === 'string' && code !== 'INTERNAL_SERVER_ERROR' && status < 500 ? code : null;
+}
