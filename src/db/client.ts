@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
 import { PrismaClient } from '../generated/prisma/client.ts';
+import { lockDataDir } from './data-dir-lock.ts';
 import type { SqlSession } from './migrate.ts';
 
 export { PrismaClient };
@@ -13,7 +14,10 @@ export type Tx = Parameters<Parameters<PrismaClient['$transaction']>[0]>[0];
 export interface DatabaseOptions {
   /** PostgreSQL URL; when undefined the embedded PGlite is used. */
   url?: string;
-  /** PGlite data directory (created if missing); `memory://` keeps it in memory. */
+  /**
+   * PGlite data directory (created if missing); `memory://` keeps it in memory. One process per
+   * directory: a second open (another process, or this one) throws DataDirLockedError.
+   */
   dataDir?: string;
   poolSize?: number;
   /** Emit a `query` event per SQL statement (tests count them). */
@@ -114,21 +118,31 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     };
   }
 
-  // Loaded lazily: deployments on PostgreSQL never pay for the WASM build.
-  const [{ PGlite }, { PrismaPGlite }] = await Promise.all([
-    import('@electric-sql/pglite'),
-    import('pglite-prisma-adapter'),
-  ]);
   const dataDir = options.dataDir ?? 'memory://';
-  let pglite: InstanceType<typeof PGlite>;
-  if (dataDir.startsWith('memory://')) {
-    pglite = new PGlite(dataDir);
-  } else {
-    const dir = resolve(dataDir, 'pglite');
+  const inMemory = dataDir.startsWith('memory://');
+  const dir = resolve(dataDir, 'pglite');
+  let unlock = () => {};
+  if (!inMemory) {
     mkdirSync(dir, { recursive: true });
-    pglite = new PGlite(dir);
+    // Before PGlite touches its files (and before loading it: a refusal is immediate). A second
+    // process on the same directory would silently lose its writes.
+    unlock = lockDataDir(resolve(dataDir), dataDir);
   }
-  await pglite.waitReady;
+  let pglite: InstanceType<typeof import('@electric-sql/pglite').PGlite>;
+  let PrismaPGlite: typeof import('pglite-prisma-adapter').PrismaPGlite;
+  try {
+    // Loaded lazily: deployments on PostgreSQL never pay for the WASM build.
+    const [pgliteModule, adapterModule] = await Promise.all([
+      import('@electric-sql/pglite'),
+      import('pglite-prisma-adapter'),
+    ]);
+    PrismaPGlite = adapterModule.PrismaPGlite;
+    pglite = new pgliteModule.PGlite(inMemory ? dataDir : dir);
+    await pglite.waitReady;
+  } catch (error) {
+    unlock();
+    throw error;
+  }
   const prisma = new PrismaClient({ adapter: new PrismaPGlite(pglite), log, transactionOptions: TX_OPTIONS });
   return {
     prisma,
@@ -152,8 +166,12 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
       await pglite.query('SELECT 1');
     },
     async close() {
-      await prisma.$disconnect();
-      await pglite.close();
+      try {
+        await prisma.$disconnect();
+        await pglite.close();
+      } finally {
+        unlock();
+      }
     },
   };
 }
