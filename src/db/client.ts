@@ -20,6 +20,11 @@ export interface DatabaseOptions {
    */
   dataDir?: string;
   poolSize?: number;
+  /**
+   * PGlite only: start from a dump of a data directory (PGlite's `dumpDataDir`) instead of an
+   * empty cluster; the tests load a migrated template this way, which skips initdb.
+   */
+  loadDataDir?: Blob;
   /** Emit a `query` event per SQL statement (tests count them). */
   logQueries?: boolean;
 }
@@ -36,6 +41,8 @@ export interface Database {
   listen(channel: string, onNotify: () => void): Promise<() => Promise<void>>;
   /** Cheap liveness probe for /readyz. */
   ping(): Promise<void>;
+  /** PGlite only: the data directory as a tarball, for `loadDataDir`. */
+  dump?(): Promise<Blob>;
   close(): Promise<void>;
 }
 
@@ -137,7 +144,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
       import('pglite-prisma-adapter'),
     ]);
     PrismaPGlite = adapterModule.PrismaPGlite;
-    pglite = new pgliteModule.PGlite(inMemory ? dataDir : dir);
+    pglite = new pgliteModule.PGlite(inMemory ? dataDir : dir, { loadDataDir: options.loadDataDir });
     await pglite.waitReady;
   } catch (error) {
     unlock();
@@ -164,6 +171,9 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     },
     async ping() {
       await pglite.query('SELECT 1');
+    },
+    async dump() {
+      return pglite.dumpDataDir('none');
     },
     async close() {
       try {
