@@ -1,6 +1,8 @@
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig } from './config.ts';
+import { createWorkspaceCurl, localUrl } from './app/first-key.ts';
+import { type Config, ConfigError, loadConfig } from './config.ts';
 import { openDatabase } from './db/client.ts';
+import { DataDirLockedError } from './db/data-dir-lock.ts';
 import { runMigrations } from './db/migrate.ts';
 import { createWorkspace } from './services/accounts/workspaces.ts';
 import { DomainError, ValidationError } from './services/kernel/errors.ts';
@@ -16,7 +18,9 @@ Commands:
   db migrate
       Apply pending migrations (the server also does this on start).
 
-Uses DATABASE_URL when set, else the embedded database in DATA_DIR (default .data).`;
+Uses DATABASE_URL when set, else the embedded database in DATA_DIR (default .data). The embedded
+database allows one process at a time: while \`npm start\` runs on it, use the server's API instead
+(the CLI says how).`;
 
 async function main(argv: string[]) {
   const { positionals, values } = parseArgs({
@@ -36,7 +40,15 @@ async function main(argv: string[]) {
     return 0;
   }
   const config = loadConfig(process.env, { LOG_LEVEL: 'silent' });
-  const db = await openDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR, poolSize: 2 });
+  let db: Awaited<ReturnType<typeof openDatabase>>;
+  try {
+    db = await openDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR, poolSize: 2 });
+  } catch (error) {
+    if (!(error instanceof DataDirLockedError)) throw error;
+    console.error(error.message);
+    console.error(insteadOfCli(command, values, config));
+    return 1;
+  }
   try {
     const session = await db.session();
     try {
@@ -92,6 +104,21 @@ main(process.argv.slice(2)).then(
     process.exit(1);
   },
 );
+
+/** What to do while the server holds the embedded database: the same thing through its API. */
+function insteadOfCli(command: string, values: Record<string, string | boolean | undefined>, config: Config): string {
+  if (command !== 'workspace create') {
+    return 'The server applies pending migrations itself on start; stop it to run this command.';
+  }
+  const ownerEmail = String(values['owner-email'] ?? 'you@example.com');
+  const input = {
+    name: String(values.name ?? 'Acme'),
+    ownerName: String(values['owner-name'] ?? ownerEmail.split('@')[0] ?? 'Owner'),
+    ownerEmail,
+  };
+  const curl = createWorkspaceCurl(localUrl(config.HOST, config.PORT), input, { allowSignup: config.ALLOW_SIGNUP });
+  return `While the server runs, create the workspace through its API (the createWorkspace mutation):\n  ${curl}`;
+}
 
 function cliFlag(path: string[]): string {
   const field = path[path.length - 1] ?? '';

@@ -1,3 +1,4 @@
+import { createWorkspaceCurl, localUrl } from './app/first-key.ts';
 import { ConfigError, loadConfig } from './config.ts';
 import { buildApp } from './server.ts';
 
@@ -14,7 +15,8 @@ async function main() {
     throw error;
   }
   const app = await buildApp(config);
-  const { url } = await app.start();
+  const { url, port } = await app.start();
+  const local = localUrl(config.HOST, port);
   const embedded = !config.DATABASE_URL;
   app.log.info(
     {
@@ -25,11 +27,14 @@ async function main() {
     },
     `Agentwork listening on ${url}/graphql`,
   );
-  if (embedded) {
-    app.log.info(
-      `Embedded mode. GraphiQL: ${url}/graphql. Get a key: npm run cli -- workspace create --name Acme --owner-email you@example.com`,
-    );
-  }
+  // The CLI cannot open the embedded database while this process holds it (one process per PGlite
+  // directory), so the hint goes through the running server, which works in every mode.
+  app.log.info(
+    { graphiql: `${url}/graphql` },
+    config.ALLOW_SIGNUP
+      ? `Get a first key (create a workspace): ${createWorkspaceCurl(local)}`
+      : `Signup is closed (ALLOW_SIGNUP=false). Get a first key with the platform admin key: ${createWorkspaceCurl(local, undefined, { allowSignup: false })}`,
+  );
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;

@@ -56,7 +56,8 @@ const call = (url: string, query: string, variables: Record<string, unknown>, ke
     body: JSON.stringify({ query, variables }),
   }).then(async (r) => ({ ok: r.ok, body: await r.json() }));
 
-describe.skipIf(!process.env.DATABASE_URL)('process faults', () => {
+const skipReason = 'needs PostgreSQL (DATABASE_URL): the server processes share the database with this test';
+describe.skipIf(!process.env.DATABASE_URL)('process faults', { meta: { skipReason } }, () => {
   it('SIGTERM during load: accepted requests complete, the process exits 0', async () => {
     const server = await startServer();
     const ws = await createWorkspaceFixture(db.database.prisma);

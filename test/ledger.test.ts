@@ -188,8 +188,11 @@ describe('escrow and payment', () => {
   it('concurrent settle attempts on one escrow (accept + cancel + auto-approve + dispute) settle it once', async () => {
     const ws = await createWorkspaceFixture(db(), { credits: 1_000 });
     const other = await createWorkspaceFixture(db(), { credits: 0 });
-    const agent = await createAgentFixture(db(), other);
     for (let round = 0; round < 5; round++) {
+      // A fresh agent each round: when the dispute wins, the job stays DISPUTED and keeps the
+      // agent's slot, so one agent (3 slots) would be full after three such rounds and the next
+      // assignment answer NotEligibleError. Which settle wins depends on timing (load).
+      const agent = await createAgentFixture(db(), other);
       const { jobGid, jobId } = await postJobFixture(db(), ws, { visibility: 'PUBLIC' });
       const exe = await toReview(ws, agent, jobGid, 100);
       await db().job.update({ where: { id: jobId }, data: { autoApproveAt: new Date(Date.now() - 1000) } });

@@ -4,14 +4,16 @@ import { type App, buildApp } from '../src/server.ts';
 import { createTestDatabase, gql, type TestDatabase, testConfig } from './support/app.ts';
 import { driveJob, EXPECTED_SEQUENCE, JOB_EVENTS } from './support/drive.ts';
 import { createAgentFixture, createWorkspaceFixture, postJobFixture } from './support/factories.ts';
-import { settle, subscribe } from './support/ws.ts';
+import { outboxDrained, PROBE_PREFIX, probeMessage, subscribe, WAIT_MS } from './support/ws.ts';
 
 let db: TestDatabase;
 let app: App;
 let url: string;
 beforeAll(async () => {
   db = await createTestDatabase();
-  app = await buildApp(testConfig({ WS_INIT_TIMEOUT_MS: 500, OUTBOX_POLL_MS: 100 }), {
+  // The default connection_init timeout (10 s): a short one closes slow clients on a loaded
+  // machine (4408) before they subscribe. The 4408 test runs its own app with a short one.
+  app = await buildApp(testConfig({ OUTBOX_POLL_MS: 100 }), {
     database: db.database,
     migrate: false,
   });
@@ -22,13 +24,17 @@ afterAll(async () => {
   await db.close();
 });
 
+/** Publishes marker events on a job's channel in this process (see `Subscription.ready`). */
+const jobProbe = (jobId: string, agentId?: string) => (eventId: string) =>
+  app.pubsub.publishAwait('job:event', jobId, probeMessage(eventId, { jobId, agentId }));
+
 describe('jobEvents over graphql-ws', () => {
   it('delivers every event of a job, in order, with secrets redacted', async () => {
     const ws = await createWorkspaceFixture(db.database.prisma);
     const agent = await createAgentFixture(db.database.prisma, ws);
-    const { jobGid } = await postJobFixture(db.database.prisma, ws);
+    const { jobGid, jobId } = await postJobFixture(db.database.prisma, ws);
     const sub = subscribe(url, ws.ownerKey, JOB_EVENTS, { id: jobGid });
-    await settle();
+    await sub.ready(jobProbe(jobId));
     await driveJob(app, ws.ownerKey, agent.key, jobGid);
     const events = await sub.waitFor((e) => e.some((x) => x.__typename === 'ResultSubmitted'));
     expect(events.map((e) => e.__typename)).toEqual(EXPECTED_SEQUENCE);
@@ -44,7 +50,7 @@ describe('jobEvents over graphql-ws', () => {
     const ws = await createWorkspaceFixture(db.database.prisma);
     const { jobGid, jobId } = await postJobFixture(db.database.prisma, ws);
     const sub = subscribe(url, ws.ownerKey, JOB_EVENTS, { id: jobGid });
-    await settle();
+    await sub.ready(jobProbe(jobId));
     const message = {
       eventId: 'evt-duplicate-test',
       seq: '1',
@@ -67,9 +73,9 @@ describe('jobEvents over graphql-ws', () => {
     const ws = await createWorkspaceFixture(db.database.prisma);
     const a = await createAgentFixture(db.database.prisma, ws);
     const b = await createAgentFixture(db.database.prisma, ws);
-    const { jobGid } = await postJobFixture(db.database.prisma, ws);
+    const { jobGid, jobId } = await postJobFixture(db.database.prisma, ws);
     const subB = subscribe(url, b.key, JOB_EVENTS, { id: jobGid });
-    await settle();
+    await subB.ready(jobProbe(jobId, b.agentId));
     await gql(
       app,
       `mutation($i: PlaceBidInput!) { placeBid(input: $i) { __typename } }`,
@@ -78,7 +84,9 @@ describe('jobEvents over graphql-ws', () => {
     );
     await driveJob(app, ws.ownerKey, a.key, jobGid);
     await subB.waitFor((e) => e.filter((x) => x.__typename === 'JobStatusChanged').length >= 3);
-    await settle(300);
+    // Nothing more is coming: every event is published, and a marker sent after them arrived.
+    await outboxDrained(db.database.prisma, jobId);
+    await subB.ready(jobProbe(jobId, b.agentId));
     const types = subB.events.map((e) => e.__typename);
     expect(types.filter((t) => t === 'BidPlaced')).toHaveLength(1); // its own bid only
     expect(types).not.toContain('StepAdded');
@@ -92,13 +100,13 @@ describe('jobEvents over graphql-ws', () => {
     const foreign = await createWorkspaceFixture(db.database.prisma);
     const { jobGid } = await postJobFixture(db.database.prisma, ws, { visibility: 'PRIVATE' });
     const denied = subscribe(url, foreign.ownerKey, JOB_EVENTS, { id: jobGid });
-    await expect(denied.waitFor(() => false, 2_000)).rejects.toThrow(/not found/i);
+    await expect(denied.waitFor(() => false)).rejects.toThrow(/not found/i);
     await denied.dispose();
 
     const outsider = await createAgentFixture(db.database.prisma, foreign);
     const pub = await postJobFixture(db.database.prisma, ws, { visibility: 'PUBLIC' });
     const sub = subscribe(url, outsider.key, JOB_EVENTS, { id: pub.jobGid });
-    await settle();
+    await sub.ready(jobProbe(pub.jobId, outsider.agentId));
     await gql(
       app,
       `mutation($id: ID!, $i: UpdateJobInput!) { updateJob(id: $id, input: $i) { __typename } }`,
@@ -115,7 +123,15 @@ describe('jobEvents over graphql-ws', () => {
     const foreign = await createWorkspaceFixture(db.database.prisma);
     const agent = await createAgentFixture(db.database.prisma, foreign);
     const sub = subscribe(url, agent.key, `subscription { jobPosted(skills: ["Web Search"]) { id title visibility } }`);
-    await settle();
+    // Markers: one real PUBLIC job titled as a probe, announced again under fresh event ids.
+    const marker = await postJobFixture(db.database.prisma, ws, { visibility: 'PUBLIC', title: `${PROBE_PREFIX}job` });
+    const probeEvent = (eventId: string) =>
+      app.pubsub.publishAwait('job:posted', null, {
+        ...probeMessage(eventId, { jobId: marker.jobId, workspaceId: ws.workspaceId }),
+        type: 'JobPosted',
+        data: { visibility: 'PUBLIC', requiredSkills: marker.job.requiredSkills },
+      });
+    await sub.ready(probeEvent);
     await postJobFixture(db.database.prisma, ws, { visibility: 'PRIVATE', title: 'private one' });
     await postJobFixture(db.database.prisma, ws, { visibility: 'WORKSPACE', title: 'workspace one' });
     await postJobFixture(db.database.prisma, ws, {
@@ -134,16 +150,16 @@ describe('jobEvents over graphql-ws', () => {
       preferredAgents: [agent.agentGid],
     });
     await postJobFixture(db.database.prisma, ws, { visibility: 'PUBLIC', title: 'public one' });
-    const events = await sub.waitFor((e) => e.some((x) => x.title === 'public one'));
-    await settle(200);
+    await sub.waitFor((e) => e.some((x) => x.title === 'public one'));
+    await outboxDrained(db.database.prisma);
+    await sub.ready(probeEvent);
     expect(sub.events.map((e) => e.title).sort()).toEqual(['invited one', 'public one']);
-    expect(events.length).toBe(2);
     await sub.dispose();
   });
 
   it('also works over Server-Sent Events for clients without WebSockets', async () => {
     const ws = await createWorkspaceFixture(db.database.prisma);
-    const { jobGid } = await postJobFixture(db.database.prisma, ws);
+    const { jobGid, jobId } = await postJobFixture(db.database.prisma, ws);
     const controller = new AbortController();
     const res = await fetch(`${url}/graphql`, {
       method: 'POST',
@@ -153,30 +169,45 @@ describe('jobEvents over graphql-ws', () => {
         authorization: `Bearer ${ws.ownerKey}`,
       },
       body: JSON.stringify({
-        query: `subscription($id: ID!) { jobEvents(jobId: $id) { __typename } }`,
+        query: `subscription($id: ID!) { jobEvents(jobId: $id) { __typename eventId } }`,
         variables: { id: jobGid },
       }),
       signal: controller.signal,
     });
     expect(res.headers.get('content-type')).toMatch(/text\/event-stream/);
     const reader = res.body!.getReader();
-    await settle();
-    await gql(app, `mutation($id: ID!) { cancelJob(id: $id) { __typename } }`, { id: jobGid }, ws.ownerKey);
     let text = '';
-    const deadline = Date.now() + 5_000;
-    while (!text.includes('JobStatusChanged') && Date.now() < deadline) {
-      const { value } = await reader.read();
-      text += new TextDecoder().decode(value);
+    const decoder = new TextDecoder();
+    void (async () => {
+      for (;;) {
+        const { value, done } = await reader.read().catch(() => ({ value: undefined, done: true }));
+        if (done) return;
+        text += decoder.decode(value, { stream: true });
+      }
+    })();
+    const until = async (holds: () => boolean, timeoutMs: number) => {
+      const started = Date.now();
+      while (!holds() && Date.now() - started < timeoutMs) await new Promise((r) => setTimeout(r, 10));
+      return holds();
+    };
+    // The stream delivers (a marker arrived) before the job changes: nothing can be missed.
+    const started = Date.now();
+    let probe = 0;
+    while (!(await until(() => text.includes(PROBE_PREFIX), 100))) {
+      expect(Date.now() - started, `SSE stream not delivering: ${text}`).toBeLessThan(WAIT_MS);
+      await jobProbe(jobId)(`${PROBE_PREFIX}sse-${probe++}`);
     }
+    await gql(app, `mutation($id: ID!) { cancelJob(id: $id) { __typename } }`, { id: jobGid }, ws.ownerKey);
+    await until(() => text.includes('JobStatusChanged'), WAIT_MS);
     expect(text).toContain('"__typename":"JobStatusChanged"');
     controller.abort();
   });
 });
 
 describe('graphql-ws protocol', () => {
-  const open = (protocol = 'graphql-transport-ws') =>
+  const open = (base = url, protocol = 'graphql-transport-ws') =>
     new Promise<WebSocket>((resolve, reject) => {
-      const socket = new WebSocket(`${url.replace('http', 'ws')}/graphql`, protocol);
+      const socket = new WebSocket(`${base.replace('http', 'ws')}/graphql`, protocol);
       socket.once('open', () => resolve(socket));
       socket.once('error', reject);
     });
@@ -188,8 +219,20 @@ describe('graphql-ws protocol', () => {
     );
 
   it('no connection_init in time → 4408', async () => {
-    const socket = await open();
-    expect(await closeCode(socket)).toBe(4408);
+    // Its own app with a short timeout, so the other tests' clients are never cut off by it.
+    const impatient = await buildApp(
+      testConfig({ WS_INIT_TIMEOUT_MS: 300, OUTBOX_DISPATCHER: false, WEBHOOK_WORKER: false }),
+      {
+        database: db.database,
+        migrate: false,
+      },
+    );
+    try {
+      const socket = await open((await impatient.start()).url);
+      expect(await closeCode(socket)).toBe(4408);
+    } finally {
+      await impatient.stop();
+    }
   });
 
   it('a second connection_init → 4429', async () => {

@@ -48,7 +48,8 @@ const stop = (child: ChildProcess) =>
     child.kill('SIGKILL');
   });
 
-describe.skipIf(!hasRedisServer)('Redis faults', () => {
+const skipReason = 'needs the redis-server binary on PATH (a private one is started and killed)';
+describe.skipIf(!hasRedisServer)('Redis faults', { meta: { skipReason } }, () => {
   let db: TestDatabase;
   let app: App;
   let url: string;

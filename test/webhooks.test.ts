@@ -627,6 +627,10 @@ const onPostgres = Boolean(inject('templateDatabaseUrl'));
 describe('crash safety', () => {
   it.skipIf(!onPostgres)(
     'a process killed mid-delivery: the delivery is sent again after restart, with the same webhook-id',
+    {
+      timeout: 60_000,
+      meta: { skipReason: 'needs PostgreSQL (DATABASE_URL): the server process shares the database with this test' },
+    },
     async () => {
       // Its own database, so the server process below delivers nothing but this test's messages.
       const database = await createTestDatabase();
@@ -701,7 +705,6 @@ describe('crash safety', () => {
         await database.close();
       }
     },
-    60_000,
   );
 });
 

@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
 import { PrismaClient } from '../generated/prisma/client.ts';
+import { lockDataDir } from './data-dir-lock.ts';
 import type { SqlSession } from './migrate.ts';
 
 export { PrismaClient };
@@ -13,9 +14,17 @@ export type Tx = Parameters<Parameters<PrismaClient['$transaction']>[0]>[0];
 export interface DatabaseOptions {
   /** PostgreSQL URL; when undefined the embedded PGlite is used. */
   url?: string;
-  /** PGlite data directory (created if missing); `memory://` keeps it in memory. */
+  /**
+   * PGlite data directory (created if missing); `memory://` keeps it in memory. One process per
+   * directory: a second open (another process, or this one) throws DataDirLockedError.
+   */
   dataDir?: string;
   poolSize?: number;
+  /**
+   * PGlite only: start from a dump of a data directory (PGlite's `dumpDataDir`) instead of an
+   * empty cluster; the tests load a migrated template this way, which skips initdb.
+   */
+  loadDataDir?: Blob;
   /** Emit a `query` event per SQL statement (tests count them). */
   logQueries?: boolean;
 }
@@ -32,6 +41,8 @@ export interface Database {
   listen(channel: string, onNotify: () => void): Promise<() => Promise<void>>;
   /** Cheap liveness probe for /readyz. */
   ping(): Promise<void>;
+  /** PGlite only: the data directory as a tarball, for `loadDataDir`. */
+  dump?(): Promise<Blob>;
   close(): Promise<void>;
 }
 
@@ -114,21 +125,31 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     };
   }
 
-  // Loaded lazily: deployments on PostgreSQL never pay for the WASM build.
-  const [{ PGlite }, { PrismaPGlite }] = await Promise.all([
-    import('@electric-sql/pglite'),
-    import('pglite-prisma-adapter'),
-  ]);
   const dataDir = options.dataDir ?? 'memory://';
-  let pglite: InstanceType<typeof PGlite>;
-  if (dataDir.startsWith('memory://')) {
-    pglite = new PGlite(dataDir);
-  } else {
-    const dir = resolve(dataDir, 'pglite');
+  const inMemory = dataDir.startsWith('memory://');
+  const dir = resolve(dataDir, 'pglite');
+  let unlock = () => {};
+  if (!inMemory) {
     mkdirSync(dir, { recursive: true });
-    pglite = new PGlite(dir);
+    // Before PGlite touches its files (and before loading it: a refusal is immediate). A second
+    // process on the same directory would silently lose its writes.
+    unlock = lockDataDir(resolve(dataDir), dataDir);
   }
-  await pglite.waitReady;
+  let pglite: InstanceType<typeof import('@electric-sql/pglite').PGlite>;
+  let PrismaPGlite: typeof import('pglite-prisma-adapter').PrismaPGlite;
+  try {
+    // Loaded lazily: deployments on PostgreSQL never pay for the WASM build.
+    const [pgliteModule, adapterModule] = await Promise.all([
+      import('@electric-sql/pglite'),
+      import('pglite-prisma-adapter'),
+    ]);
+    PrismaPGlite = adapterModule.PrismaPGlite;
+    pglite = new pgliteModule.PGlite(inMemory ? dataDir : dir, { loadDataDir: options.loadDataDir });
+    await pglite.waitReady;
+  } catch (error) {
+    unlock();
+    throw error;
+  }
   const prisma = new PrismaClient({ adapter: new PrismaPGlite(pglite), log, transactionOptions: TX_OPTIONS });
   return {
     prisma,
@@ -151,9 +172,16 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     async ping() {
       await pglite.query('SELECT 1');
     },
+    async dump() {
+      return pglite.dumpDataDir('none');
+    },
     async close() {
-      await prisma.$disconnect();
-      await pglite.close();
+      try {
+        await prisma.$disconnect();
+        await pglite.close();
+      } finally {
+        unlock();
+      }
     },
   };
 }

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { inject } from 'vitest';
 import { type Config, loadConfig } from '../../src/config.ts';
@@ -17,9 +18,14 @@ export interface TestDatabase {
 export async function createTestDatabase(options: { logQueries?: boolean } = {}): Promise<TestDatabase> {
   const template = inject('templateDatabaseUrl');
   if (!template) {
-    const database = await openDatabase({ dataDir: 'memory://', logQueries: options.logQueries });
+    const dumped = inject('templateDataDir');
+    const database = await openDatabase({
+      dataDir: 'memory://',
+      logQueries: options.logQueries,
+      loadDataDir: dumped ? new Blob([readFileSync(dumped)]) : undefined,
+    });
     const session = await database.session();
-    await runMigrations(session);
+    await runMigrations(session); // a no-op on the migrated template
     await session.close();
     return { database, url: null, close: () => database.close() };
   }

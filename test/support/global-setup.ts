@@ -1,24 +1,42 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
+import { openDatabase } from '../../src/db/client.ts';
 import { runMigrations } from '../../src/db/migrate.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
     templateDatabaseUrl: string | null;
+    /** Without DATABASE_URL: a migrated PGlite data directory (a tarball) every test database starts from. */
+    templateDataDir: string | null;
   }
 }
 
 /**
  * With DATABASE_URL (CI, developers): migrate one template database per run; every test file
- * then clones it (CREATE DATABASE ... TEMPLATE), which takes milliseconds. Without it, each file
- * runs on its own in-memory PGlite.
+ * then clones it (CREATE DATABASE ... TEMPLATE), which takes milliseconds. Without it, each test
+ * database is an in-memory PGlite loaded from one migrated dump made here, which skips initdb and
+ * the migrations (about 10 s per database on a loaded 2-core machine, 2 s for the load).
  */
 export default async function setup(project: TestProject) {
   const base = process.env.DATABASE_URL;
   if (!base) {
     project.provide('templateDatabaseUrl', null);
-    return;
+    const database = await openDatabase({ dataDir: 'memory://' });
+    const session = await database.session();
+    await runMigrations(session);
+    await session.close();
+    const dump = await database.dump!();
+    await database.close();
+    const dir = mkdtempSync(join(tmpdir(), 'aw-pglite-template-'));
+    const file = join(dir, 'template.tar');
+    writeFileSync(file, Buffer.from(await dump.arrayBuffer()));
+    project.provide('templateDataDir', file);
+    return () => rmSync(dir, { recursive: true, force: true });
   }
+  project.provide('templateDataDir', null);
   const admin = new pg.Client({ connectionString: base });
   await admin.connect();
   const name = `aw_tpl_${process.pid}_${Date.now().toString(36)}`;
