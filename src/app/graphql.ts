@@ -15,6 +15,7 @@ import { authenticate } from '../services/accounts/api-keys.ts';
 import type { PubSub } from '../services/delivery/pubsub.ts';
 import { isDomainError } from '../services/kernel/errors.ts';
 import type { Viewer } from '../services/kernel/viewer.ts';
+import { useEventPositions } from './sse.ts';
 
 /** What yoga gets from node:http and graphql-ws besides the Request. */
 export type ServerContext = { req?: IncomingMessage; res?: ServerResponse; requestId?: string; viewer?: Viewer };
@@ -63,7 +64,7 @@ export function createGraphQL(deps: {
     },
     maskedErrors: { maskError },
     // REST mirror of the agent-facing operations + OpenAPI under /api (src/rest).
-    plugins: [...securityPlugins(config), ...deps.plugins, ...restPlugins()],
+    plugins: [...securityPlugins(config), ...deps.plugins, useEventPositions(), ...restPlugins()],
     context: async ({ request, requestId, viewer }) => {
       const scope = requestScope.getStore();
       let resolvedViewer = viewer;
@@ -81,6 +82,8 @@ export function createGraphQL(deps: {
         config,
         log: scope?.log ?? log,
         requestId: requestId ?? scope?.requestId ?? randomUUID(),
+        // graphql-ws builds its context without a Request.
+        lastEventId: request?.headers?.get('last-event-id') ?? null,
       };
     },
   });
