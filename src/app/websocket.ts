@@ -4,6 +4,7 @@ import type { execute, subscribe } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import type { Config } from '../config.ts';
+import { isTransientError } from '../services/kernel/transient.ts';
 import type { Viewer } from '../services/kernel/viewer.ts';
 import type { ViewerFor, Yoga } from './graphql.ts';
 
@@ -34,7 +35,9 @@ export function attachWebSocketServer(
         try {
           (ctx.extra as { viewer?: Viewer }).viewer = await viewerFor(authorization);
           return true;
-        } catch {
+        } catch (error) {
+          // The key could not be checked (database unreachable): 1013 "try again later", not 4403.
+          if (isTransientError(error)) ctx.extra.socket.close(1013, 'Service temporarily unavailable; retry');
           return false;
         }
       },

@@ -10,15 +10,18 @@ export interface TcpProxy {
   /** Connections accepted and forwarded so far. */
   accepted: number;
   cut(): void;
-  restore(): void;
+  /** Accept again; the first `failFirst` new connections are still dropped at once. */
+  restore(failFirst?: number): void;
   close(): Promise<void>;
 }
 
 export async function startTcpProxy(target: { host: string; port: number }): Promise<TcpProxy> {
   const open = new Set<Socket>();
   let refusing = false;
+  let toFail = 0;
   const server: Server = createServer((client) => {
-    if (refusing) {
+    if (refusing || toFail > 0) {
+      if (!refusing) toFail--;
       client.destroy();
       return;
     }
@@ -46,7 +49,8 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
       for (const socket of open) socket.destroy();
       open.clear();
     },
-    restore() {
+    restore(failFirst = 0) {
+      toFail = failFirst;
       refusing = false;
     },
     close() {

@@ -39,12 +39,12 @@ const BATCH = 200;
  * subscriber catching up from the outbox (`eventsAfter`) then sees every event that may already be
  * on the wire, so nothing published while its Redis connection was away is missed. One statement.
  */
-async function assignPositions(db: Database): Promise<void> {
-  await db.prisma.$transaction(async (tx) => {
+async function assignPositions(db: Database): Promise<boolean> {
+  return db.prisma.$transaction(async (tx) => {
     const [lock] = await tx.$queryRaw<
       { locked: boolean }[]
     >`SELECT pg_try_advisory_xact_lock(${DISPATCH_LOCK}) AS locked`;
-    if (!lock?.locked) return;
+    if (!lock?.locked) return false;
     await tx.$executeRaw`
       WITH head AS (SELECT COALESCE(MAX("seq"), 0) AS m FROM "OutboxEvent"),
       pending AS (
@@ -53,6 +53,7 @@ async function assignPositions(db: Database): Promise<void> {
       )
       UPDATE "OutboxEvent" o SET "seq" = head.m + pending.n
       FROM head, pending WHERE o."id" = pending."id"`;
+    return true;
   });
 }
 
@@ -65,7 +66,8 @@ async function assignPositions(db: Database): Promise<void> {
  * event once.
  */
 export async function dispatchOnce(db: Database, pubsub: PubSub): Promise<number> {
-  await assignPositions(db);
+  // Another dispatcher is at work: it publishes what is pending (as a failed lock below would say).
+  if (!(await assignPositions(db))) return 0;
   return db.prisma.$transaction(async (tx) => {
     const [lock] = await tx.$queryRaw<
       { locked: boolean }[]

@@ -8,7 +8,7 @@ import type { EventMessage, PubSub } from './pubsub.ts';
  * A subscription's events, each exactly once and in position (`seq`) order, with no gap:
  *
  * - it starts after `after` (a position the client received before) or, without one, after the
- *   newest position at the moment it opens;
+ *   newest position when it opens;
  * - live events come from pubsub; what the live feed cannot carry is read from the outbox
  *   (`eventsAfter`, pages of CATCH_UP_PAGE rows): the events between `after` and now, anything
  *   published while the SUBSCRIBE was on its way to Redis, and, each time this process's Redis
@@ -27,7 +27,7 @@ export async function* resumableEvents(
   options: { pageSize?: number } = {},
 ): AsyncGenerator<EventMessage> {
   const pageSize = options.pageSize ?? CATCH_UP_PAGE;
-  let last = after ?? (await headSeq(db));
+  let last = after ?? 0n;
   const queue: EventMessage[] = [];
   let wake: (() => void) | null = null;
   const signal = () => {
@@ -65,6 +65,9 @@ export async function* resumableEvents(
     }
   })();
   try {
+    // Without `after`, start at the newest position, read once the live subscription is on its way
+    // (live events at or below it are older than the subscription and dropped).
+    if (after === null) last = await headSeq(db);
     if (!down) await pubsub.sync();
     for (;;) {
       if (gap && !down) {
