@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { GraphQLError } from 'graphql';
-import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
+import { GraphQLError, getOperationAST } from 'graphql';
+import { createYoga, isAsyncIterable, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import { type Config, graphiqlEnabled } from '../config.ts';
 import type { Database } from '../db/client.ts';
 import { securityPlugins } from '../hardening.ts';
@@ -15,10 +15,13 @@ import { usePageArgs } from '../schema/page-args.ts';
 import { authenticate } from '../services/accounts/api-keys.ts';
 import type { PubSub } from '../services/delivery/pubsub.ts';
 import { isDomainError } from '../services/kernel/errors.ts';
+import { isTransientError } from '../services/kernel/transient.ts';
 import type { Viewer } from '../services/kernel/viewer.ts';
 import { graphiqlOptions, renderGraphiQL } from './graphiql.ts';
 import { anonymousViewerHint } from './hints.ts';
+import { sleep } from './http.ts';
 import { type PrincipalRegistry, scopedPubSub } from './principals.ts';
+import { useEventPositions } from './sse.ts';
 
 /** What yoga gets from node:http and graphql-ws besides the Request. */
 export type ServerContext = {
@@ -55,6 +58,30 @@ function logYogaError(log: Logger, args: unknown[]) {
   else log.error({ detail: args }, 'yoga');
 }
 
+const RETRY_PAUSE_MS = 200;
+
+/**
+ * Queries are idempotent: one that failed on a dropped database or Redis connection runs once
+ * more (with a fresh context copy, so no loader keeps the failed read) before the failure is
+ * answered as SERVICE_UNAVAILABLE. Mutations never are: the connection may have dropped after
+ * their commit (clients retry them with their `idempotencyKey`, which replays the first answer).
+ */
+function useRetryTransientQueries(): Plugin {
+  return {
+    onExecute({ args, executeFn, setExecuteFn }) {
+      if (getOperationAST(args.document, args.operationName)?.operation !== 'query') return;
+      setExecuteFn(async (execArgs) => {
+        const result = await executeFn(execArgs);
+        const failed =
+          !isAsyncIterable(result) && result.errors?.some((e: GraphQLError) => isTransientError(e.originalError ?? e));
+        if (!failed) return result;
+        await sleep(RETRY_PAUSE_MS);
+        return executeFn({ ...execArgs, contextValue: { ...(execArgs.contextValue as object) } });
+      });
+    },
+  };
+}
+
 /**
  * The GraphQL server (HTTP, SSE, and the executor graphql-ws uses): schema, GraphiQL, masked
  * errors, security and metrics plugins, the REST mirror, and the per-request context.
@@ -88,13 +115,27 @@ export function createGraphQL(deps: {
     },
     maskedErrors: { maskError },
     // REST mirror of the agent-facing operations + OpenAPI under /api (src/rest).
-    plugins: [...securityPlugins(config), anonymousViewerHint(), usePageArgs(), ...deps.plugins, ...restPlugins()],
+    plugins: [
+      ...securityPlugins(config),
+      anonymousViewerHint(),
+      usePageArgs(),
+      ...deps.plugins,
+      useRetryTransientQueries(),
+      useEventPositions(),
+      ...restPlugins(),
+    ],
     context: async ({ request, requestId, viewer, signal }) => {
       const scope = requestScope.getStore();
       let resolvedViewer = viewer;
       if (!resolvedViewer) {
+        const authorization = request.headers.get('authorization');
         try {
-          resolvedViewer = await viewerFor(request.headers.get('authorization'));
+          // Reading a key is idempotent: one retry rides out a dropped database connection.
+          resolvedViewer = await viewerFor(authorization).catch(async (error) => {
+            if (!isTransientError(error)) throw error;
+            await sleep(RETRY_PAUSE_MS);
+            return viewerFor(authorization);
+          });
         } catch (error) {
           throw toAuthError(error);
         }
@@ -117,6 +158,8 @@ export function createGraphQL(deps: {
         config,
         log: scope?.log ?? log,
         requestId: requestId ?? scope?.requestId ?? randomUUID(),
+        // graphql-ws builds its context without a Request.
+        lastEventId: request?.headers?.get('last-event-id') ?? null,
       };
     },
   });

@@ -8,6 +8,7 @@ import type { Logger } from '../log.ts';
 import { handleMcpHttp } from '../mcp/http.ts';
 import { requestScope } from '../request-context.ts';
 import { REST_BASE } from '../rest/index.ts';
+import { isTransientError, RETRY_AFTER_SECONDS } from '../services/kernel/transient.ts';
 import { VERSION } from '../version.ts';
 import { createCors } from './cors.ts';
 import { graphiqlAssetPath, serveGraphiqlAsset } from './graphiql.ts';
@@ -193,6 +194,20 @@ export function createRequestHandler(deps: {
         }
         await yoga(req, res, { req, res, requestId });
       } catch (error) {
+        if (isTransientError(error)) {
+          // A database or Redis connection failed outside GraphQL (rate limit, REST, MCP): retryable.
+          reqLog.warn({ err: error }, 'database or Redis unreachable');
+          if (res.headersSent) return void res.end();
+          res.setHeader('retry-after', String(RETRY_AFTER_SECONDS));
+          return sendJson(res, 503, {
+            errors: [
+              {
+                message: 'Service temporarily unavailable; retry shortly.',
+                extensions: { code: 'SERVICE_UNAVAILABLE', retryAfter: RETRY_AFTER_SECONDS, requestId },
+              },
+            ],
+          });
+        }
         reqLog.error({ err: error }, 'request failed');
         if (!res.headersSent)
           sendJson(res, 500, { errors: [{ message: 'Unexpected error.', extensions: { requestId } }] });

@@ -4,6 +4,7 @@ import { type execute, GraphQLError, type subscribe } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { type WebSocket, WebSocketServer } from 'ws';
 import type { Config } from '../config.ts';
+import { isTransientError } from '../services/kernel/transient.ts';
 import type { Viewer } from '../services/kernel/viewer.ts';
 import type { ViewerFor, Yoga } from './graphql.ts';
 import type { PrincipalRegistry } from './principals.ts';
@@ -60,7 +61,9 @@ export function attachWebSocketServer(
         let viewer: Viewer;
         try {
           viewer = await viewerFor(authorization);
-        } catch {
+        } catch (error) {
+          // The key could not be checked (database unreachable): 1013 "try again later", not 4403.
+          if (isTransientError(error)) ctx.extra.socket.close(1013, 'Service temporarily unavailable; retry');
           return false;
         }
         extra.viewer = viewer;

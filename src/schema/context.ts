@@ -12,4 +12,6 @@ export interface Context {
   config: Config;
   log: Logger;
   requestId: string;
+  /** SSE reconnects send the last event id they saw (`Last-Event-ID`): where subscriptions resume. */
+  lastEventId?: string | null;
 }

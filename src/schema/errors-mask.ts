@@ -1,6 +1,7 @@
 import { GraphQLError } from 'graphql';
 import { requestScope } from '../request-context.ts';
 import { isDomainError, type NotFoundError, type ValidationError } from '../services/kernel/errors.ts';
+import { isTransientError, RETRY_AFTER_SECONDS } from '../services/kernel/transient.ts';
 import { NUL_MESSAGE } from '../services/kernel/validation.ts';
 
 const CODES: Record<string, { code: string; status?: number }> = {
@@ -21,9 +22,28 @@ export function errorCodeOf(typeName: string): string {
 }
 
 /**
+ * A database or Redis connection failed (see kernel/transient.ts): the client should retry, so it
+ * gets HTTP 503 with Retry-After and a stable code, and the log a warning rather than a stack.
+ */
+export function serviceUnavailable(path?: readonly (string | number)[]): GraphQLError {
+  const scope = requestScope.getStore();
+  scope?.log.warn('database or Redis unreachable; answered SERVICE_UNAVAILABLE');
+  return new GraphQLError('Service temporarily unavailable; retry shortly.', {
+    path,
+    extensions: {
+      code: 'SERVICE_UNAVAILABLE',
+      retryAfter: RETRY_AFTER_SECONDS,
+      requestId: scope?.requestId,
+      http: { status: 503, headers: { 'Retry-After': String(RETRY_AFTER_SECONDS) } },
+    },
+  });
+}
+
+/**
  * yoga's `maskError`: domain errors thrown outside a result union (queries, auth) keep their
  * message and get a stable `extensions.code`; GraphQL's own errors (syntax, validation) pass
- * through; anything else becomes "Unexpected error." with the request id, and is logged whole.
+ * through; connection-level failures become SERVICE_UNAVAILABLE (503); anything else becomes
+ * "Unexpected error." with the request id, and is logged whole.
  */
 export function maskError(error: unknown, message: string): Error {
   // Duck-typed: graphql's CJS and ESM builds can both be loaded (test runners), and their
@@ -45,6 +65,7 @@ export function maskError(error: unknown, message: string): Error {
       extensions,
     });
   }
+  if (isTransientError(original)) return serviceUnavailable(isGql(error) ? error.path : undefined);
   // Errors GraphQL or yoga raised themselves (parse, validation, bad body) are safe and useful,
   // minus the echo of the client's raw input that yoga attaches in development.
   if (isGql(error) && (!error.originalError || error.extensions?.code === 'BAD_REQUEST')) {

@@ -5,7 +5,9 @@ import {
   loadJobAccess,
   loadVisibleJob,
 } from '../services/access/visibility.ts';
+import type { EventSource } from '../services/delivery/outbox.ts';
 import type { EventMessage } from '../services/delivery/pubsub.ts';
+import { parsePosition, resumableEvents } from '../services/delivery/resume.ts';
 import { NotFoundError } from '../services/kernel/errors.ts';
 import { decodeId, encodeId } from '../services/kernel/ids.ts';
 import { parse } from '../services/kernel/validation.ts';
@@ -24,11 +26,14 @@ const data = <T = any>(m: EventMessage, key: string) => m.data[key] as T;
 
 export const JobEventRef = builder.interfaceRef<EventMessage>('JobEvent').implement({
   description:
-    'Something that happened on a job. Delivered at least once by the server and deduplicated per subscription by `eventId`.',
+    'Something that happened on a job. Each subscription delivers every event once, in `seq` order, and can resume after a `seq`.',
   resolveType: (m) => (EVENT_TYPES.has(m.type) ? m.type : 'GenericJobEvent'),
   fields: (t) => ({
     eventId: t.exposeString('eventId', { description: 'Unique; clients that reconnect may dedupe on it.' }),
-    seq: t.exposeString('seq', { description: 'Outbox position: increasing in commit order.' }),
+    seq: t.exposeString('seq', {
+      description:
+        'Outbox position: increasing in the order events are delivered. Pass the last one you received as `after` (or SSE `Last-Event-ID`) to resume.',
+    }),
     type: t.exposeString('type'),
     at: t.field({ type: 'DateTime', resolve: (m) => m.at }),
     jobId: t.id({ nullable: true, resolve: (m) => (m.jobId ? encodeId('Job', m.jobId) : null) }),
@@ -158,15 +163,25 @@ builder.objectRef<EventMessage>('GenericJobEvent').implement({
 });
 eventType('AccessRevoked', 'Sent last when the subscriber may no longer see the job; the subscription then ends.');
 
-/** Remembers recently delivered event ids, so a redelivery after a dispatcher crash is dropped. */
-class RecentIds {
-  private readonly ids = new Set<string>();
-  constructor(private readonly max = 5_000) {}
-  firstTime(id: string): boolean {
-    if (this.ids.has(id)) return false;
-    this.ids.add(id);
-    if (this.ids.size > this.max) this.ids.delete(this.ids.values().next().value!);
-    return true;
+/**
+ * The position of the event a subscription delivered last, per operation context: the SSE
+ * transport writes it as the event's `id:` (src/app/sse.ts) and results carry it in
+ * `extensions.seq`, so a client can resume even without selecting `seq`.
+ */
+const delivered = new WeakMap<object, string>();
+export const lastDeliveredSeq = (ctx: object) => delivered.get(ctx);
+
+/** The resume position: the `after` argument, else the SSE `Last-Event-ID` header. */
+function resumeAfter(ctx: Context, after: string | null | undefined): bigint | null {
+  if (after !== null && after !== undefined) return parsePosition(after, ['after']);
+  return parsePosition(ctx.lastEventId, ['Last-Event-ID']);
+}
+
+/** The resumable stream of one topic, recording each delivered position for the transport. */
+async function* deliverable(ctx: Context, source: EventSource, after: bigint | null) {
+  for await (const message of resumableEvents(ctx.db, ctx.pubsub, source, after)) {
+    delivered.set(ctx, message.seq);
+    yield message;
   }
 }
 
@@ -197,12 +212,17 @@ function cachedJobAccess(ctx: Context, jobId: string, notBefore: number) {
   return value;
 }
 
-async function* jobEventStream(ctx: Context, jobId: string, publicId: string, initial: JobAccessFacts) {
+async function* jobEventStream(
+  ctx: Context,
+  jobId: string,
+  publicId: string,
+  initial: JobAccessFacts,
+  after: bigint | null,
+) {
   let facts = initial;
   let recheckAt = Date.now() + recheckDelay();
-  const seen = new RecentIds();
-  for await (const message of ctx.pubsub.subscribe('job:event', jobId)) {
-    if (!seen.firstTime(message.eventId)) continue;
+  // Events read from the outbox (resume, catch-up) pass through the same checks as live ones.
+  for await (const message of deliverable(ctx, { topic: 'job:event', id: jobId }, after)) {
     if (ACCESS_EVENTS.has(message.type) || Date.now() > recheckAt) {
       const access = await cachedJobAccess(ctx, jobId, Date.parse(message.at));
       recheckAt = Date.now() + recheckDelay();
@@ -216,18 +236,22 @@ async function* jobEventStream(ctx: Context, jobId: string, publicId: string, in
   }
 }
 
+const AFTER =
+  'Resume after this event `seq` (one you received before): the events after it are read from the outbox first, then live ones follow, none twice. Over SSE the `Last-Event-ID` header does the same.';
+
 builder.subscriptionFields((t) => ({
   jobEvents: t.field({
     type: JobEventRef,
     description:
       'Every change on one job you may see, in order. Bid events reach the posting workspace and that bidder; execution events the posting workspace and the assigned agent. Ends with AccessRevoked if you lose access.',
     authScopes: { authenticated: true },
-    args: { jobId: t.arg.id({ required: true }) },
+    args: { jobId: t.arg.id({ required: true }), after: t.arg.string({ description: AFTER }) },
     // Checked before the stream opens: an invisible job fails the subscription with NOT_FOUND.
-    subscribe: async (_root, { jobId }, ctx) => {
+    subscribe: async (_root, { jobId, after }, ctx) => {
       const publicId = String(jobId);
+      const from = resumeAfter(ctx, after);
       const { job, facts } = await loadVisibleJob(ctx.db, ctx.viewer, decodeId('Job', publicId), publicId);
-      return jobEventStream(ctx, job.id, publicId, facts);
+      return jobEventStream(ctx, job.id, publicId, facts, from);
     },
     resolve: (message) => message,
   }),
@@ -236,10 +260,10 @@ builder.subscriptionFields((t) => ({
     description:
       'New jobs you may see, as they are posted; with `skills`, only jobs requiring at least one of them (normalised).',
     authScopes: { authenticated: true },
-    args: { skills: t.arg.stringList() },
-    subscribe: (_root, { skills }, ctx) => {
+    args: { skills: t.arg.stringList(), after: t.arg.string({ description: AFTER }) },
+    subscribe: (_root, { skills, after }, ctx) => {
       const wanted = skills ? parse(nameListSchema('skill'), skills, ['skills']) : [];
-      return jobPostedStream(ctx, wanted);
+      return jobPostedStream(ctx, wanted, resumeAfter(ctx, after));
     },
     resolve: (query, message, _args, ctx) =>
       ctx.db.job.findUniqueOrThrow({ ...query, where: { id: (message as unknown as EventMessage).jobId! } }),
@@ -249,16 +273,16 @@ builder.subscriptionFields((t) => ({
     description:
       'For the calling agent: invited, assigned, bid accepted/rejected/expired (with the reason), input provided, changes requested, reviewed, paid, disputes.',
     authScopes: { agent: true },
-    subscribe: (_root, _args, ctx) => agentEventStream(ctx),
+    args: { after: t.arg.string({ description: AFTER }) },
+    subscribe: (_root, { after }, ctx) => agentEventStream(ctx, resumeAfter(ctx, after)),
     resolve: (message) => message,
   }),
 }));
 
-async function* jobPostedStream(ctx: Context, wanted: string[]) {
+async function* jobPostedStream(ctx: Context, wanted: string[], after: bigint | null) {
   const viewer = ctx.viewer;
-  const seen = new RecentIds();
-  for await (const message of ctx.pubsub.subscribe('job:posted')) {
-    if (!seen.firstTime(message.eventId) || !message.jobId || !message.workspaceId) continue;
+  for await (const message of deliverable(ctx, { topic: 'job:posted', id: null }, after)) {
+    if (!message.jobId || !message.workspaceId) continue;
     const invited = (message.data.invited as string[] | undefined) ?? [];
     const excluded = (message.data.excluded as string[] | undefined) ?? [];
     const facts: JobAccessFacts = {
@@ -274,10 +298,7 @@ async function* jobPostedStream(ctx: Context, wanted: string[]) {
   }
 }
 
-async function* agentEventStream(ctx: Context) {
+async function* agentEventStream(ctx: Context, after: bigint | null) {
   if (ctx.viewer.kind !== 'agent') throw new NotFoundError('Agent');
-  const seen = new RecentIds();
-  for await (const message of ctx.pubsub.subscribe('agent:event', ctx.viewer.agentId)) {
-    if (seen.firstTime(message.eventId)) yield message;
-  }
+  yield* deliverable(ctx, { topic: 'agent:event', id: ctx.viewer.agentId }, after);
 }

@@ -64,6 +64,20 @@ export type PubSub = ReturnType<typeof createYogaPubSub<PubSubChannels>> & {
     /** Returns the unsubscribe function. */
     listen(listener: (notice: PrincipalNotice) => void): () => void;
   };
+
+  /**
+   * Resolves once every subscription opened so far is in effect at the broker (a PING on the
+   * subscriber connection answers after the SUBSCRIBEs sent before it). In memory: at once.
+   */
+  sync(): Promise<void>;
+  /**
+   * Tells `listener` when this process's subscriber connection is lost (`down`: events published
+   * from now on may not reach it) and when it is back with every subscription in effect again
+   * (`up`): subscriptions catch up from the outbox then. Returns the unsubscribe function.
+   */
+  onSubscriberChange(listener: (state: 'down' | 'up') => void): () => void;
+  /** Is the subscriber connection lost right now (between `down` and `up`)? */
+  subscriberDown(): boolean;
   /** For /readyz. */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -84,6 +98,9 @@ export function createPubSub(redisUrl?: string): PubSub {
         if (id === null) (pubsub.publish as (c: string, m: EventMessage) => void)(channel, message);
         else (pubsub.publish as (c: string, i: string, m: EventMessage) => void)(channel, id, message);
       },
+      sync: async () => {},
+      onSubscriberChange: () => () => {},
+      subscriberDown: () => false,
       ping: async () => {},
       close: async () => {},
     });
@@ -98,12 +115,35 @@ export function createPubSub(redisUrl?: string): PubSub {
   // Our own subscriber must be back (and re-subscribed) before we publish: a message published
   // while it reconnects reaches nobody here, and the outbox would already call it sent.
   let subscriberReadyAt: number | null = null;
+  const listeners = new Set<(state: 'down' | 'up') => void>();
+  const notify = (state: 'down' | 'up') => {
+    for (const listener of listeners) listener(state);
+  };
+  let everReady = false;
+  let down = false;
+  const sync = () => subscribeClient.ping().then(() => {});
   subscribeClient.on('ready', () => {
     subscriberReadyAt = Date.now();
+    // ioredis has re-sent the SUBSCRIBEs before emitting `ready`; the PING answers after them.
+    if (everReady && down)
+      sync().then(
+        () => {
+          if (down && subscribeClient.status === 'ready') {
+            down = false;
+            notify('up');
+          }
+        },
+        () => {},
+      );
+    everReady = true;
   });
   for (const event of ['close', 'end', 'reconnecting'] as const) {
     subscribeClient.on(event, () => {
       subscriberReadyAt = null;
+      if (everReady && !down) {
+        down = true;
+        notify('down');
+      }
     });
   }
   const local = noticeListeners();
@@ -141,6 +181,12 @@ export function createPubSub(redisUrl?: string): PubSub {
       }
       await publishClient.publish(id === null ? channel : `${channel}:${id}`, JSON.stringify(message));
     },
+    sync,
+    onSubscriberChange(listener: (state: 'down' | 'up') => void) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    subscriberDown: () => down,
     async ping() {
       await publishClient.ping();
       if (subscribeClient.status !== 'ready') throw new Error(`Redis subscriber is ${subscribeClient.status}`);
