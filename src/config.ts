@@ -27,6 +27,11 @@ const envSchema = z
         .optional(),
     ),
     DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
+    /**
+     * How long a request waits for a pooled connection before it answers SERVICE_UNAVAILABLE (503).
+     * Bursts of writes on one wallet queue here behind its row lock.
+     */
+    DATABASE_POOL_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(15_000),
     /** Directory of the embedded database when DATABASE_URL is unset. */
     DATA_DIR: z.string().min(1).default('.data'),
     /** Redis URL for pubsub (and rate limits). Unset: in-memory, single process. */

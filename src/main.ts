@@ -40,6 +40,13 @@ async function main() {
     if (stopping) return;
     stopping = true;
     app.log.info({ signal }, 'shutting down: draining in-flight requests');
+    // Draining HTTP is bounded by SHUTDOWN_TIMEOUT_MS; a worker or connection that still hangs after
+    // that (and a grace period) must not keep an orchestrator waiting on a process that never exits.
+    const graceMs = config.SHUTDOWN_TIMEOUT_MS + 10_000;
+    setTimeout(() => {
+      app.log.error({ signal, graceMs }, 'shutdown did not finish in time; exiting');
+      process.exit(1);
+    }, graceMs).unref();
     try {
       await app.stop();
       app.log.info('stopped');

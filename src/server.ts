@@ -58,7 +58,12 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const log = options.logger ?? createLogger(config);
   const db =
     options.database ??
-    (await openDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR, poolSize: config.DATABASE_POOL_SIZE }));
+    (await openDatabase({
+      url: config.DATABASE_URL,
+      dataDir: config.DATA_DIR,
+      poolSize: config.DATABASE_POOL_SIZE,
+      poolTimeoutMs: config.DATABASE_POOL_TIMEOUT_MS,
+    }));
   const pubsub = options.pubsub ?? createPubSub(config.REDIS_URL);
   const viewerFor = createViewerFor(db, config);
   const metrics = createMetrics(db);

@@ -93,9 +93,16 @@ describe('escrow and payment', () => {
     const agent = await createAgentFixture(db(), ws, { maxConcurrentJobs: 1_000 });
     const jobs = [];
     for (let i = 0; i < 200; i++) jobs.push(await postJobFixture(db(), ws, { budget: 10 }));
-    const results = await Promise.all(
-      jobs.map((j) => t.gql(ASSIGN, { j: j.jobGid, a: agent.agentGid, c: 10 }, ws.ownerKey)),
-    );
+    // 200 writes on one wallet queue behind its row lock. A request that waited too long for a pooled
+    // connection answers SERVICE_UNAVAILABLE before its transaction began; a client retries it.
+    const assign = async (jobGid: string) => {
+      for (let attempt = 0; ; attempt++) {
+        const res = await t.gql(ASSIGN, { j: jobGid, a: agent.agentGid, c: 10 }, ws.ownerKey);
+        if (res.errors?.[0]?.extensions?.code !== 'SERVICE_UNAVAILABLE' || attempt === 5) return res;
+        await new Promise((r) => setTimeout(r, 1_000));
+      }
+    };
+    const results = await Promise.all(jobs.map((j) => assign(j.jobGid)));
     const types = results.map((r) => r.data?.assignJob?.__typename ?? JSON.stringify(r.errors));
     expect(types.filter((x) => x === 'AssignJobPayload')).toHaveLength(100);
     expect(types.filter((x) => x === 'InsufficientCreditsError')).toHaveLength(100);

@@ -20,6 +20,8 @@ export interface DatabaseOptions {
    */
   dataDir?: string;
   poolSize?: number;
+  /** How long a statement waits for a pooled connection (PostgreSQL only); default 15 s. */
+  poolTimeoutMs?: number;
   /**
    * PGlite only: start from a dump of a data directory (PGlite's `dumpDataDir`) instead of an
    * empty cluster; the tests load a migrated template this way, which skips initdb.
@@ -50,7 +52,7 @@ export interface Database {
  * Interactive transactions may queue for a pooled connection under load (many concurrent
  * acceptances of one job): wait up to 10 s for one, and allow 20 s of work.
  */
-const TX_OPTIONS = { maxWait: 10_000, timeout: 20_000 };
+const TX_OPTIONS = { maxWait: 15_000, timeout: 20_000 };
 
 /** PostgreSQL through @prisma/adapter-pg when a URL is given, else embedded PGlite (one connection, WASM). */
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
@@ -59,7 +61,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     const pool = new pg.Pool({
       connectionString: options.url,
       max: options.poolSize ?? 10,
-      connectionTimeoutMillis: 5_000,
+      connectionTimeoutMillis: options.poolTimeoutMs ?? 15_000,
       idleTimeoutMillis: 30_000,
     });
     // A connection dropped by a restarting server must not crash the process; the pool replaces it.

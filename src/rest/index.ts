@@ -550,7 +550,11 @@ export function restPlugins(): Plugin[] {
       if (!pathname.startsWith(`${REST_BASE}/`)) return;
       if (pathname === `${REST_BASE}/openapi.json` && request.method === 'GET' && response.status === 200) {
         openApi ??= JSON.stringify(completeOpenApi(await response.clone().json()));
-        setResponse(new Response(openApi, { status: 200, headers: response.headers }));
+        // The completed document is longer than SOFA's: its content-length must not travel with it.
+        const headers = new Headers(response.headers);
+        headers.delete('content-length');
+        headers.set('content-type', 'application/json; charset=utf-8');
+        setResponse(new Response(openApi, { status: 200, headers }));
         return;
       }
       // Mutation routes answer a result union's error member with 200, like GraphQL; REST wants a 4xx.
