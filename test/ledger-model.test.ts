@@ -7,7 +7,8 @@ import type { Viewer } from '../src/services/kernel/viewer.ts';
 import { feeOf } from '../src/services/ledger/ledger.ts';
 import { purchaseCredits, testPaymentProvider } from '../src/services/ledger/payments.ts';
 import { acceptBid, placeBid } from '../src/services/marketplace/bids.ts';
-import { assignJob, cancelJob, postJob } from '../src/services/marketplace/jobs.ts';
+import { assignJob, postJob } from '../src/services/marketplace/jobs.ts';
+import { cancelJob } from '../src/services/settlement/cancellation.ts';
 import { openDispute, resolveDispute } from '../src/services/settlement/disputes.ts';
 import { reviewExecution } from '../src/services/settlement/reviews.ts';
 import { createTestDatabase, type TestDatabase } from './support/app.ts';
@@ -209,7 +210,7 @@ it(`a seeded random run of ${OPERATIONS} operations keeps the ledger equal to th
       }
       case 'cancel': {
         const j = pick(jobsIn('OPEN', 'ASSIGNED'));
-        await cancelJob(db, owners[j.ws]!, encodeId('Job', j.id));
+        await cancelJob(db, owners[j.ws]!, encodeId('Job', j.id), { feeBps: FEE_BPS });
         add(wsKey(j), model.get(escrowKey(j))!);
         model.set(escrowKey(j), 0);
         j.status = 'CANCELLED';

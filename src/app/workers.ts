@@ -8,8 +8,11 @@ import type { PubSub } from '../services/delivery/pubsub.ts';
 import { startScheduler } from '../services/delivery/scheduler.ts';
 import { parseAllowList } from '../services/delivery/ssrf.ts';
 import { createWebhookWorker } from '../services/delivery/webhooks/worker.ts';
+import { expireInputRequests } from '../services/execution/executions.ts';
 import { expireBids } from '../services/marketplace/bids.ts';
 import { expireJobs } from '../services/marketplace/jobs.ts';
+import { expireOffers } from '../services/marketplace/offers.ts';
+import { lapseAssignments } from '../services/marketplace/timeouts.ts';
 import { autoApprove } from '../services/settlement/reviews.ts';
 
 /** A background worker of the process: started after migrations, stopped after the HTTP drain. */
@@ -75,6 +78,9 @@ export function backgroundWorkers(deps: {
         { name: 'expire-jobs', everyMs: 30_000, run: (d, now) => expireJobs(d, now) },
         { name: 'expire-bids', everyMs: 30_000, run: (d, now) => expireBids(d, now) },
         { name: 'auto-approve', everyMs: 30_000, run: (d, now) => autoApprove(d, policy, now) },
+        { name: 'expire-offers', everyMs: 30_000, run: (d, now) => expireOffers(d, now) },
+        { name: 'lapse-assignments', everyMs: 30_000, run: (d, now) => lapseAssignments(d, now) },
+        { name: 'expire-questions', everyMs: 30_000, run: (d, now) => expireInputRequests(d, now) },
       ]);
     }),
   };

@@ -54,6 +54,49 @@ export interface Database {
  */
 const TX_OPTIONS = { maxWait: 15_000, timeout: 20_000 };
 
+/** SQLSTATE of a transaction PostgreSQL aborted to break a lock cycle or a serialization conflict. */
+const RETRYABLE_SQLSTATES = new Set(['40P01', '40001']);
+const MAX_TX_ATTEMPTS = 4;
+
+export function isRetryableTransactionError(error: unknown, depth = 0): boolean {
+  if (depth > 6 || typeof error !== 'object' || error === null) return false;
+  const e = error as {
+    code?: unknown;
+    originalCode?: unknown;
+    cause?: unknown;
+    meta?: { driverAdapterError?: unknown };
+  };
+  if (typeof e.code === 'string' && RETRYABLE_SQLSTATES.has(e.code)) return true;
+  if (typeof e.originalCode === 'string' && RETRYABLE_SQLSTATES.has(e.originalCode)) return true;
+  return [e.cause, e.meta?.driverAdapterError].some(
+    (inner) => inner !== error && isRetryableTransactionError(inner, depth + 1),
+  );
+}
+
+/**
+ * Interactive transactions that PostgreSQL aborted as a deadlock victim (or a serialization
+ * failure) run again from the start, up to MAX_TX_ATTEMPTS times: the whole body is database work
+ * (its events go to the outbox in the same transaction), so running it again is safe. Code takes
+ * row locks job first, then bids/offers/executions, then ledger accounts in id order, so cycles are
+ * rare; this keeps a rare one from reaching a client as an internal error.
+ */
+function retryDeadlocks(prisma: PrismaClient): PrismaClient {
+  const original = prisma.$transaction.bind(prisma) as (arg: unknown, options?: unknown) => Promise<unknown>;
+  const wrapped = async (arg: unknown, options?: unknown) => {
+    if (typeof arg !== 'function') return original(arg, options);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await original(arg, options);
+      } catch (error) {
+        if (attempt >= MAX_TX_ATTEMPTS || !isRetryableTransactionError(error)) throw error;
+        await new Promise((r) => setTimeout(r, Math.random() * 10 * attempt));
+      }
+    }
+  };
+  (prisma as unknown as { $transaction: typeof wrapped }).$transaction = wrapped;
+  return prisma;
+}
+
 /** PostgreSQL through @prisma/adapter-pg when a URL is given, else embedded PGlite (one connection, WASM). */
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
   const log = options.logQueries ? [{ emit: 'event' as const, level: 'query' as const }] : [];
@@ -66,7 +109,9 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     });
     // A connection dropped by a restarting server must not crash the process; the pool replaces it.
     pool.on('error', () => {});
-    const prisma = new PrismaClient({ adapter: new PrismaPg(pool), log, transactionOptions: TX_OPTIONS });
+    const prisma = retryDeadlocks(
+      new PrismaClient({ adapter: new PrismaPg(pool), log, transactionOptions: TX_OPTIONS }),
+    );
     return {
       prisma,
       kind: 'postgres',

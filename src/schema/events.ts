@@ -157,6 +157,69 @@ eventType('AgentPaid', 'Escrow was released to the agent.', (t) => ({
   credits: t.field({ type: 'SafeInt', resolve: (m) => data<number>(m, 'credits') }),
   fee: t.field({ type: 'SafeInt', resolve: (m) => data<number>(m, 'fee') ?? 0 }),
 }));
+eventType('BidCountered', 'The poster answered a bid with other terms; the bid is COUNTERED.', (t) => ({
+  ...bidFields(t),
+  counterCredits: t.field({
+    type: 'SafeInt',
+    resolve: (m) => data<{ requestedCredits: number }>(m, 'counter').requestedCredits,
+  }),
+  counterMinutes: t.int({ resolve: (m) => data<{ estimatedMinutes: number }>(m, 'counter').estimatedMinutes }),
+  counterMessage: t.string({ resolve: (m) => data<{ message: string }>(m, 'counter').message }),
+}));
+eventType('BidStale', 'The job changed materially; the bid must be placed again before it can be accepted.', (t) => ({
+  ...bidFields(t),
+  reason: reason(t),
+  changed: t.stringList({ resolve: (m) => data<string[]>(m, 'changed') ?? [] }),
+}));
+const offerFields: Parameters<typeof eventType>[2] = (t) => ({
+  offerId: t.id({ resolve: (m) => encodeId('Offer', data<string>(m, 'offerId')) }),
+  offer: t.prismaField({
+    type: 'Offer',
+    nullable: true,
+    resolve: (query, m, _args, ctx) => ctx.db.offer.findUnique({ ...query, where: { id: data<string>(m, 'offerId') } }),
+  }),
+  credits: t.field({ type: 'SafeInt', resolve: (m) => data<number>(m, 'credits') }),
+  reason: t.string({ nullable: true, resolve: (m) => data<string | null>(m, 'reason') ?? null }),
+});
+eventType('OfferMade', 'The poster offered the job to an agent; the credits are held in escrow.', offerFields);
+eventType('OfferAccepted', 'The agent accepted the offer; the job is assigned to it.', offerFields);
+eventType('OfferDeclined', 'The agent declined the offer; the credits went back.', offerFields);
+eventType(
+  'OfferWithdrawn',
+  'The offer was withdrawn (by the poster, or the job went elsewhere or was cancelled).',
+  offerFields,
+);
+eventType('OfferExpired', 'The offer passed its expiresAt; the credits went back.', offerFields);
+eventType(
+  'MessagePosted',
+  'A message in the thread of the job and an agent (only those two parties receive it).',
+  (t) => ({
+    messageId: t.id({ resolve: (m) => encodeId('Message', data<string>(m, 'messageId')) }),
+    message: t.prismaField({
+      type: 'Message',
+      nullable: true,
+      resolve: (query, m, _args, ctx) =>
+        ctx.db.message.findUnique({ ...query, where: { id: data<string>(m, 'messageId') } }),
+    }),
+    agentId: t.id({ nullable: true, resolve: (m) => (m.agentId ? encodeId('Agent', m.agentId) : null) }),
+    authorKind: t.string({ resolve: (m) => data<string>(m, 'authorKind') }),
+    body: t.string({ resolve: (m) => data<string>(m, 'body') }),
+  }),
+);
+eventType(
+  'AssignmentLapsed',
+  'The agent did not start by startBy: the job is OPEN again, the escrow refunded.',
+  (t) => ({
+    reason: t.string({ nullable: true, resolve: (m) => data<string | null>(m, 'reason') ?? null }),
+  }),
+);
+eventType('JobReleased', 'The assigned agent gave the job back before starting: it is OPEN again.', (t) => ({
+  reason: t.string({ nullable: true, resolve: (m) => data<string | null>(m, 'reason') ?? null }),
+}));
+eventType('InputExpired', 'A question went unanswered past its expiresAt; the execution is WORKING again.', (t) => ({
+  executionId: executionId(t),
+  inputRequest: t.field({ type: InputRequestRef, resolve: (m) => data(m, 'inputRequest') }),
+}));
 builder.objectRef<EventMessage>('GenericJobEvent').implement({
   description: 'An event type this schema version does not model specifically; see `type` and `data`.',
   interfaces: [JobEventRef],

@@ -48,6 +48,8 @@ export interface InputRequestShape {
   answer?: string | null;
   askedAt: Date | string;
   answeredAt?: Date | string | null;
+  expiresAt?: Date | string | null;
+  expiredAt?: Date | string | null;
 }
 
 export const ExecutionStepRef = builder.objectRef<StepShape>('ExecutionStep').implement({
@@ -84,6 +86,18 @@ export const InputRequestRef = builder.objectRef<InputRequestShape>('InputReques
     answer: t.string({ nullable: true, resolve: (r) => r.answer ?? null }),
     askedAt: t.field({ type: 'DateTime', resolve: (r) => r.askedAt }),
     answeredAt: t.field({ type: 'DateTime', nullable: true, resolve: (r) => r.answeredAt ?? null }),
+    expiresAt: t.field({
+      type: 'DateTime',
+      nullable: true,
+      description: 'An unanswered question expires then (InputExpired) and the execution returns to WORKING.',
+      resolve: (r) => r.expiresAt ?? null,
+    }),
+    expiredAt: t.field({
+      type: 'DateTime',
+      nullable: true,
+      description: 'Set when the question expired unanswered.',
+      resolve: (r) => r.expiredAt ?? null,
+    }),
   }),
 });
 
@@ -256,12 +270,17 @@ builder.mutationFields((t) => ({
   }),
   requestInput: t.field({
     type: InputRequestPayload,
-    description: 'Asks the job’s people a question; the execution is AWAITING_INPUT until answered.',
+    description:
+      'Asks the job’s people a question; the execution is AWAITING_INPUT until answered, or until `expiresInMinutes` (default 1440) pass: then InputExpired and the execution is WORKING again.',
     authScopes: { agent: true },
-    args: { executionId: t.arg.id({ required: true }), question: t.arg.string({ required: true }) },
+    args: {
+      executionId: t.arg.id({ required: true }),
+      question: t.arg.string({ required: true }),
+      expiresInMinutes: t.arg.int({ description: 'Default 1440 (24 hours); 1 to 43200.' }),
+    },
     errors: { types: STATE_ERRORS },
-    resolve: async (_root, { executionId, question }, ctx) => ({
-      request: await requestInput(ctx.db, ctx.viewer, String(executionId), question),
+    resolve: async (_root, { executionId, question, expiresInMinutes }, ctx) => ({
+      request: await requestInput(ctx.db, ctx.viewer, String(executionId), question, { expiresInMinutes }),
     }),
   }),
   provideInput: t.field({

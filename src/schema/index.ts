@@ -6,6 +6,7 @@ import './accounts.ts';
 import './agent.ts';
 import './job.ts';
 import './bid.ts';
+import './dealing.ts';
 import './execution.ts';
 import './events.ts';
 import './review.ts';

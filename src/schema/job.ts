@@ -17,7 +17,6 @@ import {
 import { decodeId } from '../services/kernel/ids.ts';
 import {
   assignJob,
-  cancelJob,
   inviteAgent,
   type JobFilter,
   postJob,
@@ -26,6 +25,7 @@ import {
   updateJob,
 } from '../services/marketplace/jobs.ts';
 import { MATCH_WEIGHTS, matchingAgents } from '../services/marketplace/matching.ts';
+import { cancelJob } from '../services/settlement/cancellation.ts';
 import { AgentRef } from './agent.ts';
 import { builder } from './builder.ts';
 import type { Context } from './context.ts';
@@ -116,6 +116,24 @@ export const JobRef = builder.prismaNode('Job', {
       description: 'The price agreed on assignment.',
     }),
     humanReviewRequired: t.exposeBoolean('humanReviewRequired'),
+    killFeePercent: t.exposeInt('killFeePercent', {
+      description:
+        'Share of the agreed credits paid to the agent if the poster cancels started work (0-100, default 20); fixed once assigned.',
+    }),
+    startWithinMinutes: t.exposeInt('startWithinMinutes', {
+      description: 'Minutes an assigned agent has to start (default 1440); an offer may set its own.',
+    }),
+    startBy: t.expose('startBy', {
+      type: 'DateTime',
+      nullable: true,
+      description:
+        'While ASSIGNED: not started by then, the job returns to OPEN with the escrow refunded (AssignmentLapsed).',
+    }),
+    cancelledInProgressAt: t.expose('cancelledInProgressAt', {
+      type: 'DateTime',
+      nullable: true,
+      description: 'When the poster cancelled started work (the agent may contest with openDispute for 72 hours).',
+    }),
     autoApproveAt: t.expose('autoApproveAt', {
       type: 'DateTime',
       nullable: true,
@@ -297,6 +315,10 @@ const PostJobInput = builder.inputType('PostJobInput', {
     autoApproveAfterHours: t.float({
       description: 'Accept a submitted result automatically after this long (default 72).',
     }),
+    killFeePercent: t.int({
+      description: 'Share of the agreed credits the agent keeps if you cancel started work (0-100, default 20).',
+    }),
+    startWithinMinutes: t.int({ description: 'Minutes an assigned agent has to start (default 1440).' }),
   }),
 });
 
@@ -314,6 +336,8 @@ const UpdateJobInput = builder.inputType('UpdateJobInput', {
     minReputationScore: t.int(),
     humanReviewRequired: t.boolean(),
     autoApproveAfterHours: t.float(),
+    killFeePercent: t.int(),
+    startWithinMinutes: t.int(),
   }),
 });
 
@@ -367,7 +391,8 @@ builder.mutationFields((t) => ({
   }),
   updateJob: t.field({
     type: UpdateJobPayload,
-    description: 'Edits an OPEN job of your workspace.',
+    description:
+      'Edits an OPEN job of your workspace. A material change (description, budget, skills, tools, an earlier deadline, a narrower visibility, a lower kill fee, less time to start) makes every PENDING or COUNTERED bid STALE (BidStale); cosmetic edits do not.',
     authScopes: { member: true },
     args: { id: t.arg.id({ required: true }), input: t.arg({ type: UpdateJobInput, required: true }) },
     errors: { types: [...COMMON_ERRORS, InvalidStateError] },
@@ -377,14 +402,16 @@ builder.mutationFields((t) => ({
   }),
   cancelJob: t.field({
     type: CancelJobPayload,
-    description: 'Cancels an OPEN or ASSIGNED job of your workspace; pending bids are rejected, escrow is refunded.',
+    description:
+      'Cancels a job of your workspace. OPEN or ASSIGNED: live bids are rejected, offers withdrawn, the escrow refunded. IN_PROGRESS: the agent is paid the job’s killFeePercent of the agreed credits (minus the platform fee) and the rest refunded, in one transaction; the agent may contest within 72 hours. Idempotent with `idempotencyKey`.',
     authScopes: { member: true },
     args: {
       id: t.arg.id({ required: true }),
       idempotencyKey: t.arg.string({ description: 'Replays the first answer for the same key.' }),
     },
     errors: { types: [...COMMON_ERRORS, InvalidStateError, ConflictError] },
-    resolve: (_root, { id, idempotencyKey }, ctx) => cancelJob(ctx.db, ctx.viewer, String(id), { idempotencyKey }),
+    resolve: (_root, { id, idempotencyKey }, ctx) =>
+      cancelJob(ctx.db, ctx.viewer, String(id), { idempotencyKey, feeBps: ctx.config.PLATFORM_FEE_BPS }),
   }),
   inviteAgent: t.field({
     type: InviteAgentPayload,
@@ -399,7 +426,7 @@ builder.mutationFields((t) => ({
   assignJob: t.field({
     type: AssignJobPayload,
     description:
-      'Direct hire without bidding: assigns an eligible agent at `credits` (default: the budget), held in escrow. Of concurrent assignments exactly one wins.',
+      'Direct hire without bidding, for agents your own workspace owns (the internal case): assigns an eligible agent at `credits` (default: the budget), held in escrow. An outside agent must consent: use offerJob (NotEligibleError says so). Of concurrent assignments exactly one wins.',
     authScopes: { member: true },
     args: {
       jobId: t.arg.id({ required: true }),

@@ -20,7 +20,8 @@ export type ArtifactInput = {
   url?: string | null | undefined;
 };
 
-export type BidStatus = 'ACCEPTED' | 'EXPIRED' | 'PENDING' | 'REJECTED' | 'WITHDRAWN';
+/** PENDING → ACCEPTED | REJECTED | WITHDRAWN | EXPIRED; COUNTERED: the poster proposed other terms (`counter`); STALE: the job changed materially, the agent must bid again (README "State machines"). */
+export type BidStatus = 'ACCEPTED' | 'COUNTERED' | 'EXPIRED' | 'PENDING' | 'REJECTED' | 'STALE' | 'WITHDRAWN';
 
 export type CreateWorkspaceInput = {
   name: string;
@@ -85,6 +86,8 @@ export type PostJobInput = {
   /** Agents that never see the job. */
   excludedAgents?: Array<string> | null | undefined;
   humanReviewRequired?: boolean | null | undefined;
+  /** Share of the agreed credits the agent keeps if you cancel started work (0-100, default 20). */
+  killFeePercent?: number | null | undefined;
   /** Agents below this overallScore cannot bid. */
   minReputationScore?: number | null | undefined;
   /** Agents invited to the job (they see it even when PRIVATE). */
@@ -94,6 +97,8 @@ export type PostJobInput = {
   projectId?: string | null | undefined;
   requiredSkills?: Array<string> | null | undefined;
   requiredTools?: Array<string> | null | undefined;
+  /** Minutes an assigned agent has to start (default 1440). */
+  startWithinMinutes?: number | null | undefined;
   title: string;
   /** Default WORKSPACE. */
   visibility?: JobVisibility | null | undefined;
@@ -314,9 +319,29 @@ type JobEventFields_AgentPaid_Fragment = {
   data: unknown;
 };
 
+type JobEventFields_AssignmentLapsed_Fragment = {
+  __typename: 'AssignmentLapsed';
+  eventId: string;
+  seq: string;
+  type: string;
+  at: string;
+  jobId: string | null;
+  data: unknown;
+};
+
 type JobEventFields_BidAccepted_Fragment = {
   __typename: 'BidAccepted';
   bidId: string;
+  eventId: string;
+  seq: string;
+  type: string;
+  at: string;
+  jobId: string | null;
+  data: unknown;
+};
+
+type JobEventFields_BidCountered_Fragment = {
+  __typename: 'BidCountered';
   eventId: string;
   seq: string;
   type: string;
@@ -349,6 +374,16 @@ type JobEventFields_BidPlaced_Fragment = {
 type JobEventFields_BidRejected_Fragment = {
   __typename: 'BidRejected';
   bidId: string;
+  eventId: string;
+  seq: string;
+  type: string;
+  at: string;
+  jobId: string | null;
+  data: unknown;
+};
+
+type JobEventFields_BidStale_Fragment = {
+  __typename: 'BidStale';
   eventId: string;
   seq: string;
   type: string;
@@ -442,6 +477,16 @@ type JobEventFields_GenericJobEvent_Fragment = {
   data: unknown;
 };
 
+type JobEventFields_InputExpired_Fragment = {
+  __typename: 'InputExpired';
+  eventId: string;
+  seq: string;
+  type: string;
+  at: string;
+  jobId: string | null;
+  data: unknown;
+};
+
 type JobEventFields_InputProvided_Fragment = {
   __typename: 'InputProvided';
   executionId: string | null;
@@ -476,6 +521,16 @@ type JobEventFields_JobPosted_Fragment = {
   data: unknown;
 };
 
+type JobEventFields_JobReleased_Fragment = {
+  __typename: 'JobReleased';
+  eventId: string;
+  seq: string;
+  type: string;
+  at: string;
+  jobId: string | null;
+  data: unknown;
+};
+
 type JobEventFields_JobStatusChanged_Fragment = {
   __typename: 'JobStatusChanged';
   from: JobStatus;
@@ -492,6 +547,66 @@ type JobEventFields_JobStatusChanged_Fragment = {
 type JobEventFields_JobUpdated_Fragment = {
   __typename: 'JobUpdated';
   fields: Array<string>;
+  eventId: string;
+  seq: string;
+  type: string;
+  at: string;
+  jobId: string | null;
+  data: unknown;
+};
+
+type JobEventFields_MessagePosted_Fragment = {
+  __typename: 'MessagePosted';
+  eventId: string;
+  seq: string;
+  type: string;
+  at: string;
+  jobId: string | null;
+  data: unknown;
+};
+
+type JobEventFields_OfferAccepted_Fragment = {
+  __typename: 'OfferAccepted';
+  eventId: string;
+  seq: string;
+  type: string;
+  at: string;
+  jobId: string | null;
+  data: unknown;
+};
+
+type JobEventFields_OfferDeclined_Fragment = {
+  __typename: 'OfferDeclined';
+  eventId: string;
+  seq: string;
+  type: string;
+  at: string;
+  jobId: string | null;
+  data: unknown;
+};
+
+type JobEventFields_OfferExpired_Fragment = {
+  __typename: 'OfferExpired';
+  eventId: string;
+  seq: string;
+  type: string;
+  at: string;
+  jobId: string | null;
+  data: unknown;
+};
+
+type JobEventFields_OfferMade_Fragment = {
+  __typename: 'OfferMade';
+  eventId: string;
+  seq: string;
+  type: string;
+  at: string;
+  jobId: string | null;
+  data: unknown;
+};
+
+type JobEventFields_OfferWithdrawn_Fragment = {
+  __typename: 'OfferWithdrawn';
   eventId: string;
   seq: string;
   type: string;
@@ -548,10 +663,13 @@ export type JobEventFieldsFragment =
   | JobEventFields_AgentAssigned_Fragment
   | JobEventFields_AgentInvited_Fragment
   | JobEventFields_AgentPaid_Fragment
+  | JobEventFields_AssignmentLapsed_Fragment
   | JobEventFields_BidAccepted_Fragment
+  | JobEventFields_BidCountered_Fragment
   | JobEventFields_BidExpired_Fragment
   | JobEventFields_BidPlaced_Fragment
   | JobEventFields_BidRejected_Fragment
+  | JobEventFields_BidStale_Fragment
   | JobEventFields_BidWithdrawn_Fragment
   | JobEventFields_ChangesRequested_Fragment
   | JobEventFields_DisputeOpened_Fragment
@@ -559,11 +677,19 @@ export type JobEventFieldsFragment =
   | JobEventFields_ExecutionProgressed_Fragment
   | JobEventFields_ExecutionReviewed_Fragment
   | JobEventFields_GenericJobEvent_Fragment
+  | JobEventFields_InputExpired_Fragment
   | JobEventFields_InputProvided_Fragment
   | JobEventFields_InputRequested_Fragment
   | JobEventFields_JobPosted_Fragment
+  | JobEventFields_JobReleased_Fragment
   | JobEventFields_JobStatusChanged_Fragment
   | JobEventFields_JobUpdated_Fragment
+  | JobEventFields_MessagePosted_Fragment
+  | JobEventFields_OfferAccepted_Fragment
+  | JobEventFields_OfferDeclined_Fragment
+  | JobEventFields_OfferExpired_Fragment
+  | JobEventFields_OfferMade_Fragment
+  | JobEventFields_OfferWithdrawn_Fragment
   | JobEventFields_ResultSubmitted_Fragment
   | JobEventFields_StepAdded_Fragment
   | JobEventFields_ToolCallRecorded_Fragment;
@@ -1429,8 +1555,26 @@ export type AgentEventsSubscription = {
         data: unknown;
       }
     | {
+        __typename: 'AssignmentLapsed';
+        eventId: string;
+        seq: string;
+        type: string;
+        at: string;
+        jobId: string | null;
+        data: unknown;
+      }
+    | {
         __typename: 'BidAccepted';
         bidId: string;
+        eventId: string;
+        seq: string;
+        type: string;
+        at: string;
+        jobId: string | null;
+        data: unknown;
+      }
+    | {
+        __typename: 'BidCountered';
         eventId: string;
         seq: string;
         type: string;
@@ -1460,6 +1604,15 @@ export type AgentEventsSubscription = {
     | {
         __typename: 'BidRejected';
         bidId: string;
+        eventId: string;
+        seq: string;
+        type: string;
+        at: string;
+        jobId: string | null;
+        data: unknown;
+      }
+    | {
+        __typename: 'BidStale';
         eventId: string;
         seq: string;
         type: string;
@@ -1546,6 +1699,15 @@ export type AgentEventsSubscription = {
         data: unknown;
       }
     | {
+        __typename: 'InputExpired';
+        eventId: string;
+        seq: string;
+        type: string;
+        at: string;
+        jobId: string | null;
+        data: unknown;
+      }
+    | {
         __typename: 'InputProvided';
         executionId: string | null;
         eventId: string;
@@ -1577,6 +1739,15 @@ export type AgentEventsSubscription = {
         data: unknown;
       }
     | {
+        __typename: 'JobReleased';
+        eventId: string;
+        seq: string;
+        type: string;
+        at: string;
+        jobId: string | null;
+        data: unknown;
+      }
+    | {
         __typename: 'JobStatusChanged';
         from: JobStatus;
         to: JobStatus;
@@ -1591,6 +1762,60 @@ export type AgentEventsSubscription = {
     | {
         __typename: 'JobUpdated';
         fields: Array<string>;
+        eventId: string;
+        seq: string;
+        type: string;
+        at: string;
+        jobId: string | null;
+        data: unknown;
+      }
+    | {
+        __typename: 'MessagePosted';
+        eventId: string;
+        seq: string;
+        type: string;
+        at: string;
+        jobId: string | null;
+        data: unknown;
+      }
+    | {
+        __typename: 'OfferAccepted';
+        eventId: string;
+        seq: string;
+        type: string;
+        at: string;
+        jobId: string | null;
+        data: unknown;
+      }
+    | {
+        __typename: 'OfferDeclined';
+        eventId: string;
+        seq: string;
+        type: string;
+        at: string;
+        jobId: string | null;
+        data: unknown;
+      }
+    | {
+        __typename: 'OfferExpired';
+        eventId: string;
+        seq: string;
+        type: string;
+        at: string;
+        jobId: string | null;
+        data: unknown;
+      }
+    | {
+        __typename: 'OfferMade';
+        eventId: string;
+        seq: string;
+        type: string;
+        at: string;
+        jobId: string | null;
+        data: unknown;
+      }
+    | {
+        __typename: 'OfferWithdrawn';
         eventId: string;
         seq: string;
         type: string;
@@ -1713,8 +1938,26 @@ export type JobEventsSubscription = {
         data: unknown;
       }
     | {
+        __typename: 'AssignmentLapsed';
+        eventId: string;
+        seq: string;
+        type: string;
+        at: string;
+        jobId: string | null;
+        data: unknown;
+      }
+    | {
         __typename: 'BidAccepted';
         bidId: string;
+        eventId: string;
+        seq: string;
+        type: string;
+        at: string;
+        jobId: string | null;
+        data: unknown;
+      }
+    | {
+        __typename: 'BidCountered';
         eventId: string;
         seq: string;
         type: string;
@@ -1744,6 +1987,15 @@ export type JobEventsSubscription = {
     | {
         __typename: 'BidRejected';
         bidId: string;
+        eventId: string;
+        seq: string;
+        type: string;
+        at: string;
+        jobId: string | null;
+        data: unknown;
+      }
+    | {
+        __typename: 'BidStale';
         eventId: string;
         seq: string;
         type: string;
@@ -1830,6 +2082,15 @@ export type JobEventsSubscription = {
         data: unknown;
       }
     | {
+        __typename: 'InputExpired';
+        eventId: string;
+        seq: string;
+        type: string;
+        at: string;
+        jobId: string | null;
+        data: unknown;
+      }
+    | {
         __typename: 'InputProvided';
         executionId: string | null;
         eventId: string;
@@ -1861,6 +2122,15 @@ export type JobEventsSubscription = {
         data: unknown;
       }
     | {
+        __typename: 'JobReleased';
+        eventId: string;
+        seq: string;
+        type: string;
+        at: string;
+        jobId: string | null;
+        data: unknown;
+      }
+    | {
         __typename: 'JobStatusChanged';
         from: JobStatus;
         to: JobStatus;
@@ -1875,6 +2145,60 @@ export type JobEventsSubscription = {
     | {
         __typename: 'JobUpdated';
         fields: Array<string>;
+        eventId: string;
+        seq: string;
+        type: string;
+        at: string;
+        jobId: string | null;
+        data: unknown;
+      }
+    | {
+        __typename: 'MessagePosted';
+        eventId: string;
+        seq: string;
+        type: string;
+        at: string;
+        jobId: string | null;
+        data: unknown;
+      }
+    | {
+        __typename: 'OfferAccepted';
+        eventId: string;
+        seq: string;
+        type: string;
+        at: string;
+        jobId: string | null;
+        data: unknown;
+      }
+    | {
+        __typename: 'OfferDeclined';
+        eventId: string;
+        seq: string;
+        type: string;
+        at: string;
+        jobId: string | null;
+        data: unknown;
+      }
+    | {
+        __typename: 'OfferExpired';
+        eventId: string;
+        seq: string;
+        type: string;
+        at: string;
+        jobId: string | null;
+        data: unknown;
+      }
+    | {
+        __typename: 'OfferMade';
+        eventId: string;
+        seq: string;
+        type: string;
+        at: string;
+        jobId: string | null;
+        data: unknown;
+      }
+    | {
+        __typename: 'OfferWithdrawn';
         eventId: string;
         seq: string;
         type: string;

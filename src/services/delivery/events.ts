@@ -23,7 +23,18 @@ export type EventType =
   | 'ChangesRequested'
   | 'DisputeOpened'
   | 'DisputeResolved'
-  | 'AgentPaid';
+  | 'AgentPaid'
+  | 'BidCountered'
+  | 'BidStale'
+  | 'OfferMade'
+  | 'OfferAccepted'
+  | 'OfferDeclined'
+  | 'OfferWithdrawn'
+  | 'OfferExpired'
+  | 'MessagePosted'
+  | 'AssignmentLapsed'
+  | 'JobReleased'
+  | 'InputExpired';
 
 export interface EventTarget {
   jobId?: string | null;
@@ -87,6 +98,17 @@ export const WEBHOOK_EVENT_TYPES = [
   'DisputeOpened',
   'DisputeResolved',
   'AgentPaid',
+  'BidCountered',
+  'BidStale',
+  'OfferMade',
+  'OfferAccepted',
+  'OfferDeclined',
+  'OfferWithdrawn',
+  'OfferExpired',
+  'MessagePosted',
+  'AssignmentLapsed',
+  'JobReleased',
+  'InputExpired',
 ] as const satisfies readonly EventType[];
 
 /** Events that also go to the concerned agent's own stream (`agentEvents`, agent webhooks). */
@@ -102,4 +124,14 @@ export const AGENT_EVENT_TYPES = new Set<string>([
   'AgentPaid',
   'DisputeOpened',
   'DisputeResolved',
+  'BidCountered',
+  'BidStale',
+  'OfferMade',
+  'OfferWithdrawn',
+  'OfferExpired',
+  'MessagePosted',
+  'AssignmentLapsed',
+  'InputExpired',
+  // Status changes of the agent's own assigned job (started, cancelled, reopened...).
+  'JobStatusChanged',
 ]);

@@ -166,24 +166,56 @@ export async function recordToolCall(
   });
 }
 
-/** The agent asks the job's people a question: execution → AWAITING_INPUT until someone answers. */
-export async function requestInput(db: Db, viewer: Viewer, executionPublicId: string, question: string) {
+export const DEFAULT_INPUT_EXPIRY_MINUTES = 1440;
+const expiresInMinutes = z
+  .number()
+  .int('must be a whole number of minutes')
+  .min(1, 'must be at least 1 minute')
+  .max(30 * 24 * 60, 'must be at most 43200 minutes (30 days)')
+  .nullish();
+
+/**
+ * The agent asks the job's people a question: execution → AWAITING_INPUT until someone answers,
+ * or until `expiresInMinutes` (default 1440) pass: then InputExpired and the execution is WORKING again.
+ */
+export async function requestInput(
+  db: Db,
+  viewer: Viewer,
+  executionPublicId: string,
+  question: string,
+  options: { expiresInMinutes?: number | null } = {},
+) {
   const q = parse(
     z.string().trim().min(1, 'must not be empty').max(4_000, 'must be at most 4000 characters'),
     question,
     ['question'],
   );
+  const minutes =
+    parse(expiresInMinutes, options.expiresInMinutes, ['expiresInMinutes']) ?? DEFAULT_INPUT_EXPIRY_MINUTES;
   const execution = await loadOwnExecution(db, viewer, executionPublicId);
   return db.$transaction(async (tx) => {
     await transitionExecution(tx, execution.id, 'AWAITING_INPUT', { only: ['STARTED', 'WORKING'] });
-    const request = await tx.inputRequest.create({ data: { executionId: execution.id, question: q } });
+    const askedAt = new Date();
+    const request = await tx.inputRequest.create({
+      data: {
+        executionId: execution.id,
+        question: q,
+        askedAt,
+        expiresAt: new Date(askedAt.getTime() + minutes * 60_000),
+      },
+    });
     await emit(tx, 'InputRequested', {
       jobId: execution.jobId,
       workspaceId: execution.job.workspaceId,
       agentId: execution.agentId,
       data: {
         executionId: execution.id,
-        inputRequest: { id: request.id, question: q, askedAt: request.askedAt.toISOString() },
+        inputRequest: {
+          id: request.id,
+          question: q,
+          askedAt: request.askedAt.toISOString(),
+          expiresAt: request.expiresAt?.toISOString() ?? null,
+        },
       },
     });
     return request;
@@ -209,10 +241,19 @@ export async function provideInput(db: Db, viewer: Viewer, inputRequestPublicId:
   }
   return db.$transaction(async (tx) => {
     const answered = await tx.inputRequest.updateMany({
-      where: { id: request.id, answeredAt: null },
+      where: { id: request.id, answeredAt: null, expiredAt: null },
       data: { answer: a, answeredAt: new Date(), answeredById: viewer.memberId },
     });
-    if (answered.count === 0) throw new InvalidStateError('ANSWERED', 'This question was already answered');
+    if (answered.count === 0) {
+      const now = await tx.inputRequest.findUniqueOrThrow({ where: { id: request.id }, select: { expiredAt: true } });
+      if (now.expiredAt) {
+        throw new InvalidStateError(
+          'EXPIRED',
+          'This question expired unanswered; the agent went on working (send it a message instead)',
+        );
+      }
+      throw new InvalidStateError('ANSWERED', 'This question was already answered');
+    }
     await transitionExecution(tx, request.executionId, 'WORKING', { only: ['AWAITING_INPUT'] });
     const done = await tx.inputRequest.findUniqueOrThrow({ where: { id: request.id } });
     await emit(tx, 'InputProvided', {
@@ -232,6 +273,59 @@ export async function provideInput(db: Db, viewer: Viewer, inputRequestPublicId:
     });
     return done;
   });
+}
+
+/**
+ * Unanswered questions past their `expiresAt` expire (the scheduler runs this in every process):
+ * each is marked with a conditional update (so one process acts), InputExpired goes to the agent
+ * and the poster, and the execution returns to WORKING once no question is open. One question per
+ * transaction.
+ */
+export async function expireInputRequests(db: Db, now = new Date()): Promise<number> {
+  const due = await db.inputRequest.findMany({
+    where: { answeredAt: null, expiredAt: null, expiresAt: { lte: now } },
+    select: { id: true },
+    orderBy: { expiresAt: 'asc' },
+    take: 500,
+  });
+  let expired = 0;
+  for (const { id } of due) {
+    const done = await db.$transaction(async (tx) => {
+      const marked = await tx.inputRequest.updateMany({
+        where: { id, answeredAt: null, expiredAt: null, expiresAt: { lte: now } },
+        data: { expiredAt: now },
+      });
+      if (marked.count === 0) return false;
+      const request = await tx.inputRequest.findUniqueOrThrow({
+        where: { id },
+        include: { execution: { include: { job: { select: { workspaceId: true } } } } },
+      });
+      const stillOpen = await tx.inputRequest.count({
+        where: { executionId: request.executionId, answeredAt: null, expiredAt: null },
+      });
+      const resumed = stillOpen === 0 && request.execution.status === 'AWAITING_INPUT';
+      if (resumed) await transitionExecution(tx, request.executionId, 'WORKING', { only: ['AWAITING_INPUT'] });
+      await emit(tx, 'InputExpired', {
+        jobId: request.execution.jobId,
+        workspaceId: request.execution.job.workspaceId,
+        agentId: request.execution.agentId,
+        data: {
+          executionId: request.executionId,
+          inputRequest: {
+            id,
+            question: request.question,
+            askedAt: request.askedAt.toISOString(),
+            expiresAt: request.expiresAt?.toISOString() ?? null,
+            expiredAt: now.toISOString(),
+          },
+          status: resumed ? 'WORKING' : request.execution.status,
+        },
+      });
+      return true;
+    });
+    if (done) expired++;
+  }
+  return expired;
 }
 
 const MAX_ARTIFACT_CONTENT = 1024 * 1024;
@@ -276,14 +370,15 @@ export async function submitResult(
   const execution = await loadOwnExecution(db, viewer, executionPublicId);
   return db.$transaction(async (tx) => {
     const now = new Date();
-    const updated = await transitionExecution(tx, execution.id, 'COMPLETED', {
-      only: ['STARTED', 'WORKING'],
-      data: { result: (data.result ?? null) as Prisma.InputJsonValue, submittedAt: now, progress: 100 },
-    });
+    // The job's row first: every transaction that moves a job and its execution locks them in that order.
     const job = await transitionJob(tx, execution.jobId, 'REVIEW', {
       only: ['IN_PROGRESS'],
       data: { autoApproveAt: new Date(now.getTime() + execution.job.autoApproveAfterSecs * 1000) },
       reason: 'result submitted',
+    });
+    const updated = await transitionExecution(tx, execution.id, 'COMPLETED', {
+      only: ['STARTED', 'WORKING'],
+      data: { result: (data.result ?? null) as Prisma.InputJsonValue, submittedAt: now, progress: 100 },
     });
     for (const a of data.artifacts) {
       await tx.artifact.create({
@@ -319,17 +414,18 @@ export async function failExecution(db: Db, viewer: Viewer, executionPublicId: s
   const why = parse(z.string().trim().min(1, 'must not be empty').max(4_000), reason, ['reason']);
   const execution = await loadOwnExecution(db, viewer, executionPublicId);
   return db.$transaction(async (tx) => {
+    // The job's row first (see submitResult), then the execution, then the escrow's accounts.
+    const job = await transitionJob(tx, execution.jobId, 'OPEN', {
+      only: ['IN_PROGRESS'],
+      data: { assignedAgentId: null, acceptedBidId: null, agreedCredits: null, autoApproveAt: null, startBy: null },
+      reason: `execution failed: ${why}`,
+      event: { agentId: execution.agentId },
+    });
     const failed = await transitionExecution(tx, execution.id, 'FAILED', {
       only: ['STARTED', 'WORKING', 'AWAITING_INPUT'],
       data: { failureReason: why, completedAt: new Date() },
     });
-    const job = await tx.job.findUniqueOrThrow({ where: { id: execution.jobId } });
     await refundEscrow(tx, job, `execution failed: ${why}`);
-    await transitionJob(tx, execution.jobId, 'OPEN', {
-      only: ['IN_PROGRESS'],
-      data: { assignedAgentId: null, acceptedBidId: null, agreedCredits: null, autoApproveAt: null },
-      reason: `execution failed: ${why}`,
-    });
     await releaseAgent(tx, execution.agentId);
     await applyOutcome(tx, execution.agentId, job.requiredSkills, { kind: 'failed' });
     await emit(tx, 'ExecutionProgressed', {

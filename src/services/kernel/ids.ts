@@ -24,6 +24,8 @@ export const ID_PREFIX = {
   LedgerEntry: 'txn',
   WebhookEndpoint: 'whe',
   WebhookDelivery: 'whd',
+  Offer: 'ofr',
+  Message: 'msg',
 } as const;
 
 export type IdType = keyof typeof ID_PREFIX;

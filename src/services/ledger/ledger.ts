@@ -185,9 +185,10 @@ export async function settleEscrow(
   tx: Tx,
   job: Job,
   agentSharePercent: number,
-  options: { feeBps: number; reason: string },
+  options: { feeBps: number; reason: string; allowEmpty?: boolean },
 ): Promise<Settlement> {
   const escrow = await lockedEscrow(tx, job);
+  if (escrow.balance <= 0 && options.allowEmpty) return { toAgent: 0, fee: 0, refunded: 0 };
   if (escrow.balance <= 0) throw new InvalidStateError(job.status, 'This job’s escrow is already settled');
   const share = Math.floor((escrow.balance * agentSharePercent) / 100);
   const fee = feeOf(share, options.feeBps);

@@ -19,9 +19,15 @@ import { newId } from '../kernel/ids.ts';
  * transaction. No two transactions lock bids of one job in different orders.
  */
 export const BID_TRANSITIONS: Record<BidStatus, readonly BidStatus[]> = {
-  // -> PENDING: the agent bids again (new terms, same row).
-  PENDING: ['PENDING', 'ACCEPTED', 'REJECTED', 'WITHDRAWN', 'EXPIRED'],
-  // -> PENDING: the job reopened after a failed execution and the agent bids again.
+  // -> PENDING: the agent bids again (new terms, same row). -> COUNTERED: the poster proposes other
+  // terms. -> STALE: the job changed materially.
+  PENDING: ['PENDING', 'ACCEPTED', 'REJECTED', 'WITHDRAWN', 'EXPIRED', 'COUNTERED', 'STALE'],
+  // -> ACCEPTED: the agent accepts the counter (acceptCounter). -> PENDING: it bids new terms instead.
+  // -> COUNTERED: the poster counters again.
+  COUNTERED: ['PENDING', 'ACCEPTED', 'REJECTED', 'WITHDRAWN', 'COUNTERED', 'STALE'],
+  // A STALE bid cannot be accepted or countered: the agent places it again (-> PENDING) first.
+  STALE: ['PENDING', 'REJECTED', 'WITHDRAWN', 'EXPIRED'],
+  // -> PENDING: the job reopened (failed execution, released or lapsed assignment) and the agent bids again.
   ACCEPTED: ['PENDING'],
   REJECTED: ['PENDING'],
   WITHDRAWN: ['PENDING'],
@@ -35,6 +41,8 @@ const EVENT_OF: Record<BidStatus, EventType> = {
   REJECTED: 'BidRejected',
   WITHDRAWN: 'BidWithdrawn',
   EXPIRED: 'BidExpired',
+  COUNTERED: 'BidCountered',
+  STALE: 'BidStale',
 };
 
 export function canTransitionBid(from: BidStatus, to: BidStatus): boolean {
@@ -71,7 +79,7 @@ type MovedBid = Bid & { workspaceId: string };
 export async function transitionBids(
   tx: Tx,
   selector: BidSelector,
-  to: Exclude<BidStatus, 'PENDING'>,
+  to: Exclude<BidStatus, 'PENDING' | 'COUNTERED'>,
   options: BidTransitionOptions = {},
 ): Promise<Bid[]> {
   const sources = sourcesOf(to, options.only);
@@ -103,14 +111,66 @@ export async function transitionBids(
 export async function transitionBid(
   tx: Tx,
   bidId: string,
-  to: Exclude<BidStatus, 'PENDING'>,
+  to: Exclude<BidStatus, 'PENDING' | 'COUNTERED'>,
   options: BidTransitionOptions = {},
 ): Promise<Bid> {
   const [moved] = await transitionBids(tx, { ids: [bidId] }, to, options);
   if (moved) return moved;
+  return refuse(tx, bidId, to);
+}
+
+async function refuse(tx: Tx, bidId: string, to: BidStatus): Promise<never> {
   const now = await tx.bid.findUnique({ where: { id: bidId }, select: { status: true } });
   if (!now) throw new NotFoundError('Bid', bidId);
-  throw new InvalidStateError(now.status, `This bid is ${now.status}: it cannot become ${to}`);
+  const hint =
+    now.status === 'STALE' ? ': the job changed since it was placed, so the agent must place it again first' : '';
+  throw new InvalidStateError(now.status, `This bid is ${now.status}${hint}; it cannot become ${to}`);
+}
+
+export interface CounterTerms {
+  requestedCredits: number;
+  estimatedMinutes: number;
+  message: string;
+  memberId: string | null;
+}
+
+/**
+ * The poster counters a bid (PENDING or COUNTERED -> COUNTERED): one conditional `UPDATE ...
+ * RETURNING` writes the counter terms, a BidVersion records them (proposed by the poster), and
+ * BidCountered tells the bidder. InvalidStateError (nothing written) from any other status.
+ */
+export async function counterBidRow(tx: Tx, bidId: string, terms: CounterTerms): Promise<Bid> {
+  const sources = sourcesOf('COUNTERED');
+  const now = new Date();
+  const [moved] = await tx.$queryRaw<MovedBid[]>`
+    UPDATE "Bid" b SET "status" = 'COUNTERED', "counterCredits" = ${terms.requestedCredits},
+      "counterMinutes" = ${terms.estimatedMinutes}, "counterMessage" = ${terms.message},
+      "counteredAt" = ${now}::timestamp, "counteredById" = ${terms.memberId}, "updatedAt" = ${now}::timestamp
+    FROM "Job" j
+    WHERE j."id" = b."jobId" AND b."id" = ${bidId} AND b."status"::text = ANY(${sources}::text[])
+    RETURNING b.*, j."workspaceId"`;
+  if (!moved) return refuse(tx, bidId, 'COUNTERED');
+  await tx.bidVersion.create({
+    data: {
+      bidId,
+      proposedBy: 'POSTER',
+      memberId: terms.memberId,
+      requestedCredits: terms.requestedCredits,
+      estimatedMinutes: terms.estimatedMinutes,
+      message: terms.message,
+      createdAt: now,
+    },
+  });
+  await emitMany(tx, 'BidCountered', [
+    eventTarget(moved, {
+      counter: {
+        requestedCredits: terms.requestedCredits,
+        estimatedMinutes: terms.estimatedMinutes,
+        message: terms.message,
+      },
+    }),
+  ]);
+  return stripWorkspace(moved);
 }
 
 export interface BidTerms {
@@ -150,6 +210,11 @@ export async function placeBidRow(
       "status" = 'PENDING',
       "submittedAt" = EXCLUDED."submittedAt",
       "expiresAt" = EXCLUDED."expiresAt",
+      "counterCredits" = NULL,
+      "counterMinutes" = NULL,
+      "counterMessage" = NULL,
+      "counteredAt" = NULL,
+      "counteredById" = NULL,
       "updatedAt" = EXCLUDED."updatedAt"
     WHERE "Bid"."status"::text = ANY(${sources}::text[])
     RETURNING *, (xmax = 0) AS "inserted"`;
@@ -161,6 +226,16 @@ export async function placeBidRow(
     throw new InvalidStateError(current.status, `Your bid is ${current.status}: it cannot be placed again`);
   }
   const { inserted, ...bid } = row;
+  await tx.bidVersion.create({
+    data: {
+      bidId: bid.id,
+      proposedBy: 'AGENT',
+      requestedCredits: terms.requestedCredits,
+      estimatedMinutes: terms.estimatedMinutes,
+      message: terms.message,
+      createdAt: now,
+    },
+  });
   await emitMany(tx, 'BidPlaced', [eventTarget({ ...bid, workspaceId: params.workspaceId }, { updated: !inserted })]);
   return bid;
 }

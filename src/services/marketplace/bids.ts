@@ -14,8 +14,8 @@ import { decodeId } from '../kernel/ids.ts';
 import { fields, parse } from '../kernel/validation.ts';
 import { isWorkspaceAdmin, type Viewer } from '../kernel/viewer.ts';
 import { assignAgent } from './assignment.ts';
-import { placeBidRow, transitionBid, transitionBids } from './bid-state.ts';
-import { eligibilityReasons } from './jobs.ts';
+import { counterBidRow, placeBidRow, transitionBid, transitionBids } from './bid-state.ts';
+import { availabilityReasons, eligibilityReasons } from './jobs.ts';
 import { skillMatch } from './matching.ts';
 
 const DEFAULT_BID_TTL_MS = 7 * 24 * 3600 * 1000;
@@ -78,9 +78,12 @@ export async function placeBid(db: Db, viewer: Viewer, input: z.input<typeof pla
         `Bids are only accepted on OPEN jobs; this one is ${locked?.status}`,
       );
     }
-    const reasons = await eligibilityReasons(tx, job, viewer.agentId, { forAssignment: false });
-    if (reasons.length) throw new NotEligibleError(reasons);
     const agent = await tx.agent.findUniqueOrThrow({ where: { id: viewer.agentId } });
+    const reasons = [
+      ...availabilityReasons(agent),
+      ...(await eligibilityReasons(tx, job, viewer.agentId, { forAssignment: false })),
+    ];
+    if (reasons.length) throw new NotEligibleError(reasons);
     // One statement whatever the race: identical concurrent bids all land on the one row.
     return placeBidRow(
       tx,
@@ -105,29 +108,107 @@ async function loadBid(db: Db | Tx, viewer: Viewer, bidPublicId: string) {
   return bid;
 }
 
-/** Accepting or rejecting bids is an approval: OWNER or ADMIN of the posting workspace. */
-function requireApprover(viewer: Viewer, job: Job) {
+/** Accepting, countering or rejecting bids and making offers is an approval: OWNER or ADMIN of the posting workspace. */
+export function requireApprover(viewer: Viewer, job: Job) {
   if (viewer.kind === 'platform') return;
   if (!isWorkspaceAdmin(viewer, job.workspaceId)) {
     throw new ForbiddenError('Only an OWNER or ADMIN of the posting workspace may approve or reject bids');
   }
 }
 
-/** The bidding agent withdraws its PENDING bid. */
+/** The bidding agent withdraws its live (PENDING, COUNTERED or STALE) bid. */
 export async function withdrawBid(db: Db, viewer: Viewer, bidPublicId: string): Promise<Bid> {
   const bid = await loadBid(db, viewer, bidPublicId);
   if (viewer.kind !== 'agent' || viewer.agentId !== bid.agentId)
     throw new ForbiddenError('Only the bidder withdraws its bid');
-  return db.$transaction((tx) => transitionBid(tx, bid.id, 'WITHDRAWN', { only: ['PENDING'] }));
+  return db.$transaction((tx) => transitionBid(tx, bid.id, 'WITHDRAWN', { only: ['PENDING', 'COUNTERED', 'STALE'] }));
 }
 
-/** The poster's OWNER/ADMIN rejects a PENDING bid. */
+/** The poster's OWNER/ADMIN rejects a live (PENDING, COUNTERED or STALE) bid. */
 export async function rejectBid(db: Db, viewer: Viewer, bidPublicId: string): Promise<Bid> {
   const bid = await loadBid(db, viewer, bidPublicId);
   requireApprover(viewer, bid.job);
   return db.$transaction((tx) =>
-    transitionBid(tx, bid.id, 'REJECTED', { only: ['PENDING'], reason: 'rejected by the poster' }),
+    transitionBid(tx, bid.id, 'REJECTED', {
+      only: ['PENDING', 'COUNTERED', 'STALE'],
+      reason: 'rejected by the poster',
+    }),
   );
+}
+
+export const counterBidInput = z.object({
+  bidId: z.string().min(1),
+  requestedCredits: fields.credits,
+  estimatedMinutes: z
+    .number()
+    .int('must be a whole number of minutes')
+    .min(1, 'must be at least 1 minute')
+    .max(60 * 24 * 365),
+  message: z.string().trim().max(5_000, 'must be at most 5000 characters').default(''),
+});
+
+/**
+ * The poster's OWNER/ADMIN answers a PENDING (or already COUNTERED) bid on an OPEN job with other
+ * terms: the bid becomes COUNTERED with `counter`, a version is added to its history, and the
+ * bidder hears BidCountered. Nothing is held yet: the escrow is taken when the agent accepts.
+ */
+export async function counterBid(db: Db, viewer: Viewer, input: z.input<typeof counterBidInput>): Promise<Bid> {
+  const data = parse(counterBidInput, input);
+  const bid = await loadBid(db, viewer, data.bidId);
+  if (viewer.kind === 'agent')
+    throw new ForbiddenError('Only the posting workspace counters a bid; the agent bids again');
+  requireApprover(viewer, bid.job);
+  return db.$transaction(async (tx) => {
+    const [locked] = await tx.$queryRaw<
+      { status: string }[]
+    >`SELECT "status" FROM "Job" WHERE "id" = ${bid.jobId} FOR SHARE`;
+    if (locked?.status !== 'OPEN') {
+      throw new InvalidStateError(
+        locked?.status ?? 'UNKNOWN',
+        `Bids are countered on OPEN jobs; this one is ${locked?.status}`,
+      );
+    }
+    return counterBidRow(tx, bid.id, {
+      requestedCredits: data.requestedCredits,
+      estimatedMinutes: data.estimatedMinutes,
+      message: data.message,
+      memberId: viewer.kind === 'member' ? viewer.memberId : null,
+    });
+  });
+}
+
+/**
+ * The bidder accepts the poster's counter: the job becomes ASSIGNED to it at the countered credits,
+ * held in escrow in the same transaction (InsufficientCreditsError if the poster cannot cover them:
+ * nothing changes). Exactly one of any number of concurrent acceptances on one job wins.
+ * Idempotent with `idempotencyKey`.
+ */
+export async function acceptCounter(
+  db: Db,
+  viewer: Viewer,
+  bidPublicId: string,
+  options: { idempotencyKey?: string | null } = {},
+): Promise<{ jobId: string }> {
+  const bid = await loadBid(db, viewer, bidPublicId);
+  if (viewer.kind !== 'agent' || viewer.agentId !== bid.agentId) {
+    throw new ForbiddenError('Only the bidder accepts a counter-offer on its bid');
+  }
+  return withIdempotency(db, viewer, options.idempotencyKey, 'acceptCounter', { bidId: bid.id }, async (tx) => {
+    if (bid.status !== 'COUNTERED' || bid.counterCredits === null) {
+      throw new InvalidStateError(bid.status, `This bid is ${bid.status}: there is no counter-offer to accept`);
+    }
+    const reasons = await eligibilityReasons(tx, bid.job, bid.agentId, { forAssignment: true });
+    if (reasons.length) throw new NotEligibleError(reasons);
+    await assignAgent(tx, {
+      jobId: bid.jobId,
+      agentId: bid.agentId,
+      credits: bid.counterCredits,
+      bidId: bid.id,
+      bidFrom: 'COUNTERED',
+      reason: 'counter-offer accepted',
+    });
+    return { jobId: bid.jobId };
+  });
 }
 
 /**
@@ -160,7 +241,14 @@ async function acceptLoadedBid(tx: Tx, bid: Bid & { job: Job }) {
   if (bid.status !== 'PENDING') throw new InvalidStateError(bid.status, `This bid is ${bid.status}`);
   const reasons = await eligibilityReasons(tx, bid.job, bid.agentId, { forAssignment: true });
   if (reasons.length) throw new NotEligibleError(reasons);
-  await assignAgent(tx, { jobId: bid.jobId, agentId: bid.agentId, credits: bid.requestedCredits, bidId: bid.id });
+  await assignAgent(tx, {
+    jobId: bid.jobId,
+    agentId: bid.agentId,
+    credits: bid.requestedCredits,
+    bidId: bid.id,
+    bidFrom: 'PENDING',
+    reason: 'bid accepted',
+  });
 }
 
 /**

@@ -17,10 +17,10 @@ import { withIdempotency } from '../kernel/idempotency.ts';
 import { decodeId } from '../kernel/ids.ts';
 import { fields, parse } from '../kernel/validation.ts';
 import type { Viewer } from '../kernel/viewer.ts';
-import { refundEscrow } from '../ledger/ledger.ts';
-import { assignAgent, releaseAgent } from './assignment.ts';
+import { assignAgent } from './assignment.ts';
 import { transitionBids } from './bid-state.ts';
 import { transitionJob } from './job-state.ts';
+import { transitionOffers } from './offer-state.ts';
 import { nameListSchema } from './skills.ts';
 
 const PRIORITIES = ['URGENT', 'HIGH', 'MEDIUM', 'LOW'] as const;
@@ -66,7 +66,30 @@ export function jobFields(defaults: { autoApproveHours: number }) {
       .min(0)
       .max(24 * 90)
       .default(defaults.autoApproveHours),
+    killFeePercent: z
+      .number()
+      .int('must be a whole percentage')
+      .min(0, 'must be 0-100')
+      .max(100, 'must be 0-100')
+      .default(DEFAULT_KILL_FEE_PERCENT),
+    startWithinMinutes: z
+      .number()
+      .int('must be a whole number of minutes')
+      .min(1, 'must be at least 1 minute')
+      .max(MAX_START_WITHIN_MINUTES, `must be at most ${MAX_START_WITHIN_MINUTES} minutes (30 days)`)
+      .default(DEFAULT_START_WITHIN_MINUTES),
   };
+}
+
+export const DEFAULT_KILL_FEE_PERCENT = 20;
+export const DEFAULT_START_WITHIN_MINUTES = 1440;
+export const MAX_START_WITHIN_MINUTES = 30 * 24 * 60;
+
+/** Only ONLINE or BUSY agents that are not suspended bid or receive offers (empty when it may). */
+export function availabilityReasons(agent: { status: string; suspendedAt: Date | null }): string[] {
+  if (agent.suspendedAt) return ['the agent is suspended'];
+  if (agent.status === 'OFFLINE') return ['the agent is OFFLINE: only ONLINE or BUSY agents bid or receive offers'];
+  return [];
 }
 
 export type PostJobInput = z.input<z.ZodObject<ReturnType<typeof jobFields>>>;
@@ -120,6 +143,8 @@ export async function postJob(
         minReputationScore: data.minReputationScore ?? null,
         humanReviewRequired: data.humanReviewRequired,
         autoApproveAfterSecs: Math.round(data.autoApproveAfterHours * 3600),
+        killFeePercent: data.killFeePercent,
+        startWithinMinutes: data.startWithinMinutes,
         invitations: { create: invited.map((agentId) => ({ agentId })) },
         exclusions: { create: excluded.map((agentId) => ({ agentId })) },
       },
@@ -176,10 +201,13 @@ export async function updateJob(
       .min(0)
       .max(24 * 90)
       .optional(),
+    killFeePercent: f.killFeePercent.optional(),
+    startWithinMinutes: f.startWithinMinutes.optional(),
   });
   const given = Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined));
   const data = parse(schema, given);
   const { autoApproveAfterHours, ...rest } = data;
+  const material = materialChanges(job, data);
   return db.$transaction(async (tx) => {
     const updated = await tx.job.updateMany({
       where: { id: job.id, status: 'OPEN' },
@@ -196,29 +224,56 @@ export async function updateJob(
       const now = await tx.job.findUniqueOrThrow({ where: { id: job.id } });
       throw new InvalidStateError(now.status, `Only OPEN jobs can be edited; this one is ${now.status}`);
     }
-    await emit(tx, 'JobUpdated', { jobId: job.id, workspaceId: job.workspaceId, data: { fields: Object.keys(data) } });
+    await emit(tx, 'JobUpdated', {
+      jobId: job.id,
+      workspaceId: job.workspaceId,
+      data: { fields: Object.keys(data), material },
+    });
+    // Terms an agent priced against changed: its bid no longer stands until it places it again.
+    if (material.length) {
+      await transitionBids(tx, { jobId: job.id }, 'STALE', {
+        only: ['PENDING', 'COUNTERED'],
+        reason: `the job changed: ${material.join(', ')}`,
+        data: { changed: material },
+      });
+    }
     return tx.job.findUniqueOrThrow({ where: { id: job.id } });
   });
 }
 
-/** OPEN or ASSIGNED → CANCELLED (poster side). Pending bids are rejected; an assigned agent is freed. */
-export async function cancelJob(
-  db: Db,
-  viewer: Viewer,
-  jobPublicId: string,
-  options: { idempotencyKey?: string | null } = {},
-): Promise<{ jobId: string }> {
-  const job = await loadOwnJob(db, viewer, jobPublicId);
-  return withIdempotency(db, viewer, options.idempotencyKey, 'cancelJob', { jobId: job.id }, async (tx) => {
-    const cancelled = await transitionJob(tx, job.id, 'CANCELLED', {
-      only: ['OPEN', 'ASSIGNED'],
-      reason: 'cancelled by poster',
-    });
-    await transitionBids(tx, { jobId: job.id }, 'REJECTED', { only: ['PENDING'], reason: 'the job was cancelled' });
-    await releaseAgent(tx, cancelled.assignedAgentId);
-    await refundEscrow(tx, cancelled, 'job cancelled');
-    return { jobId: job.id };
-  });
+const VISIBILITY_WIDTH: Record<string, number> = { PRIVATE: 0, WORKSPACE: 1, PUBLIC: 2 };
+
+/**
+ * The fields of an edit that change what an agent priced (README "Stale bids"): description,
+ * budget, skills, tools, an earlier deadline, a narrower visibility, a lower kill fee or less time
+ * to start. A typo fixed in the title, a priority or a later deadline are cosmetic.
+ */
+export function materialChanges(
+  job: Job,
+  edit: {
+    description?: string;
+    budget?: number;
+    requiredSkills?: string[];
+    requiredTools?: string[];
+    deadline?: Date | null;
+    visibility?: string;
+    killFeePercent?: number;
+    startWithinMinutes?: number;
+  },
+): string[] {
+  const changed: string[] = [];
+  const sameList = (a: string[], b: string[]) => a.length === b.length && [...a].sort().join() === [...b].sort().join();
+  if (edit.description !== undefined && edit.description !== job.description) changed.push('description');
+  if (edit.budget !== undefined && edit.budget !== job.budget) changed.push('budget');
+  if (edit.requiredSkills && !sameList(edit.requiredSkills, job.requiredSkills)) changed.push('requiredSkills');
+  if (edit.requiredTools && !sameList(edit.requiredTools, job.requiredTools)) changed.push('requiredTools');
+  if (edit.deadline && (!job.deadline || edit.deadline.getTime() < job.deadline.getTime())) changed.push('deadline');
+  if (edit.visibility && VISIBILITY_WIDTH[edit.visibility]! < VISIBILITY_WIDTH[job.visibility]!)
+    changed.push('visibility');
+  if (edit.killFeePercent !== undefined && edit.killFeePercent < job.killFeePercent) changed.push('killFeePercent');
+  if (edit.startWithinMinutes !== undefined && edit.startWithinMinutes < job.startWithinMinutes)
+    changed.push('startWithinMinutes');
+  return changed;
 }
 
 /** Invites an agent to an OPEN job (it may then see a PRIVATE job and bid). Idempotent. */
@@ -272,8 +327,13 @@ export async function assignJob(
   const agentId = decodeId('Agent', input.agentId);
   const credits = input.credits ?? job.budget;
   parse(z.object({ credits: fields.credits }), { credits }, []);
-  if (!(await db.agent.findUnique({ where: { id: agentId }, select: { id: true } })))
-    throw new NotFoundError('Agent', input.agentId);
+  const agent = await db.agent.findUnique({ where: { id: agentId }, select: { id: true, workspaceId: true } });
+  if (!agent) throw new NotFoundError('Agent', input.agentId);
+  if (agent.workspaceId !== job.workspaceId) {
+    throw new NotEligibleError([
+      'assignJob hires only agents your workspace owns; an outside agent must consent: make it an offer with offerJob (the credits are held until it accepts or declines)',
+    ]);
+  }
   return withIdempotency(
     db,
     viewer,
@@ -283,7 +343,7 @@ export async function assignJob(
     async (tx) => {
       const reasons = await eligibilityReasons(tx, job, agentId, { forAssignment: true });
       if (reasons.length) throw new NotEligibleError(reasons);
-      await assignAgent(tx, { jobId: job.id, agentId, credits });
+      await assignAgent(tx, { jobId: job.id, agentId, credits, reason: 'direct hire' });
       return { jobId: job.id };
     },
   );
@@ -372,9 +432,14 @@ export async function expireJobs(db: Db, now = new Date()): Promise<number> {
       await db.$transaction(async (tx) => {
         await transitionJob(tx, id, 'EXPIRED', { only: ['OPEN'], reason: 'deadline passed' });
         await transitionBids(tx, { jobId: id }, 'EXPIRED', {
-          only: ['PENDING'],
+          only: ['PENDING', 'STALE'],
           reason: 'the job passed its deadline',
         });
+        await transitionBids(tx, { jobId: id }, 'REJECTED', {
+          only: ['COUNTERED'],
+          reason: 'the job passed its deadline',
+        });
+        await transitionOffers(tx, { jobId: id }, 'EXPIRED', { reason: 'the job passed its deadline' });
       });
       expired++;
     } catch (error) {

@@ -6,7 +6,9 @@ import type { Tx } from '../../db/client.ts';
  *
  * - quality: Bayesian average of 1-5 ratings with a prior of PRIOR_WEIGHT ratings at PRIOR_MEAN,
  *   mapped 1..5 → 0..100. One 5-star review gives (5·3 + 5)/6 = 3.33 → 58; forty 4.8s give 4.6 → 90.
- * - reliability: Wilson score lower bound (95%) of completed / (completed + failed + lost disputes).
+ * - reliability: Wilson score lower bound (95%) of completed / (completed + failed + lost disputes
+ *   + no-shows + half of the jobs released before starting). A no-show (an accepted assignment
+ *   not started by `startBy`) weighs like a failure; giving a job back in time weighs half.
  * - speed: Bayesian average of min(estimated / actual, 1) per completed job, prior 0.5 over 5 jobs.
  * - overall: 0.5·quality + 0.35·reliability + 0.15·speed; 0 before the first finished job.
  */
@@ -31,6 +33,10 @@ export interface ReputationCounters {
   completedJobs: number;
   failedJobs: number;
   disputedJobs: number;
+  /** Assignments not started by startBy. */
+  noShows?: number;
+  /** Assignments given back before starting (releaseJob). */
+  releasedJobs?: number;
   ratingSum: number;
   ratingCount: number;
   /** Sum over completed jobs of min(estimated/actual, 1) × 1000. */
@@ -48,9 +54,10 @@ export interface ReputationScores {
 export function computeScores(c: ReputationCounters): ReputationScores {
   const finished = c.completedJobs + c.failedJobs;
   const quality = ((bayesianRating(c.ratingSum, c.ratingCount) - 1) / 4) * 100;
-  const reliability = wilsonLowerBound(c.completedJobs, finished + c.disputedJobs) * 100;
+  const walkedAway = (c.noShows ?? 0) + 0.5 * (c.releasedJobs ?? 0);
+  const reliability = wilsonLowerBound(c.completedJobs, finished + c.disputedJobs + walkedAway) * 100;
   const speed = ((0.5 * PRIOR_WEIGHT + c.speedPoints / 1000) / (PRIOR_WEIGHT + c.completedJobs)) * 100;
-  const any = finished + c.disputedJobs > 0;
+  const any = finished + c.disputedJobs + walkedAway > 0;
   return {
     qualityScore: Math.round(quality),
     reliabilityScore: Math.round(reliability),
@@ -97,7 +104,11 @@ export function badgesFor(
 export type Outcome =
   | { kind: 'completed'; rating: number | null; estimatedMinutes: number | null; actualMinutes: number }
   | { kind: 'failed' }
-  | { kind: 'disputed' };
+  | { kind: 'disputed' }
+  /** An accepted assignment not started by `startBy`. */
+  | { kind: 'no_show' }
+  /** The agent gave an assignment back before starting. */
+  | { kind: 'released' };
 
 /**
  * Records one verified outcome for an agent (and each of the job's skills) and recomputes its
@@ -121,11 +132,14 @@ export async function applyOutcome(tx: Tx, agentId: string, skills: string[], ou
     completedJobs: rep.completedJobs + (outcome.kind === 'completed' ? 1 : 0),
     failedJobs: rep.failedJobs + (outcome.kind === 'failed' ? 1 : 0),
     disputedJobs: rep.disputedJobs + (outcome.kind === 'disputed' ? 1 : 0),
+    noShows: rep.noShows + (outcome.kind === 'no_show' ? 1 : 0),
+    releasedJobs: rep.releasedJobs + (outcome.kind === 'released' ? 1 : 0),
     ratingSum: rep.ratingSum + (rating ?? 0),
     ratingCount: rep.ratingCount + (rating !== null ? 1 : 0),
     speedPoints: rep.speedPoints + speed,
   };
-  for (const skill of skills) {
+  // Walking away from an assignment says nothing about skill: only the overall record moves.
+  for (const skill of outcome.kind === 'no_show' || outcome.kind === 'released' ? [] : skills) {
     const s = await tx.agentSkillReputation.upsert({
       where: { agentId_skill: { agentId, skill } },
       create: { agentId, skill },

@@ -8,7 +8,7 @@ import { withIdempotency } from '../kernel/idempotency.ts';
 import { decodeId } from '../kernel/ids.ts';
 import { parse } from '../kernel/validation.ts';
 import { isWorkspaceAdmin, type Viewer } from '../kernel/viewer.ts';
-import { settleEscrow } from '../ledger/ledger.ts';
+import { settleEscrow, transfer } from '../ledger/ledger.ts';
 import { releaseAgent } from '../marketplace/assignment.ts';
 import { transitionJob } from '../marketplace/job-state.ts';
 import { applyOutcome } from '../reputation/reputation.ts';
@@ -37,13 +37,65 @@ export async function openDisputeTx(
   return dispute;
 }
 
-/** The poster's members or the assigned agent open a dispute on a job in progress or in review. */
+/** How long an agent may contest the cancellation of its started work. */
+export const CONTEST_WINDOW_MS = 72 * 3600 * 1000;
+
+/**
+ * The agent contests the cancellation of its started work (job CANCELLED with a kill fee, within
+ * 72 hours): CANCELLED → DISPUTED, and the rest of the agreed credits (what the kill fee did not
+ * pay) is held in the job's escrow again from the poster's wallet, as much as it has available, so
+ * the resolution has something to divide. The dispute then resolves like any other.
+ */
+async function contestCancellation(tx: Tx, job: Job, agentId: string, reason: string) {
+  const since = new Date(Date.now() - CONTEST_WINDOW_MS);
+  await transitionJob(tx, job.id, 'DISPUTED', {
+    only: ['CANCELLED'],
+    guard: { cancelledInProgressAt: { gte: since }, assignedAgentId: agentId },
+    reason: 'the agent contests the cancellation',
+  });
+  const agreed = job.agreedCredits ?? job.budget;
+  const rest = agreed - Math.floor((agreed * job.killFeePercent) / 100);
+  const wallet = await tx.ledgerAccount.findUnique({ where: { key: `workspace:${job.workspaceId}` } });
+  const amount = Math.min(rest, Number(wallet?.balance ?? 0n));
+  if (amount > 0) {
+    await transfer(tx, {
+      from: { kind: 'WORKSPACE', workspaceId: job.workspaceId },
+      to: { kind: 'ESCROW', jobId: job.id, workspaceId: job.workspaceId },
+      amount,
+      kind: 'HOLD',
+      jobId: job.id,
+      memo: 'held again for a contested cancellation',
+    });
+  }
+  const dispute = await tx.dispute.create({ data: { jobId: job.id, reason, openedByAgentId: agentId } });
+  await emit(tx, 'DisputeOpened', {
+    jobId: job.id,
+    workspaceId: job.workspaceId,
+    agentId,
+    data: { disputeId: dispute.id, reason, contestedCancellation: true, held: amount },
+  });
+  return dispute;
+}
+
+/**
+ * The poster's members or the assigned agent open a dispute on a job in progress or in review;
+ * the agent may also contest a cancellation of its started work within 72 hours.
+ */
 export async function openDispute(db: Db, viewer: Viewer, jobPublicId: string, reason: string) {
   const why = parse(z.string().trim().min(1, 'must not be empty').max(5_000), reason, ['reason']);
   const { job } = await loadVisibleJob(db, viewer, decodeId('Job', jobPublicId), jobPublicId);
   const poster = viewer.kind === 'member' && isPosterSide(viewer, job);
   const agent = viewer.kind === 'agent' && viewer.agentId === job.assignedAgentId;
   if (!poster && !agent) throw new ForbiddenError('Only the posting workspace or the assigned agent opens a dispute');
+  if (job.status === 'CANCELLED' && viewer.kind === 'agent' && agent) {
+    if (!job.cancelledInProgressAt) {
+      throw new InvalidStateError('CANCELLED', 'Only a cancellation of started work (IN_PROGRESS) can be contested');
+    }
+    if (job.cancelledInProgressAt.getTime() < Date.now() - CONTEST_WINDOW_MS) {
+      throw new InvalidStateError('CANCELLED', 'The 72 hours to contest this cancellation have passed');
+    }
+    return db.$transaction((tx) => contestCancellation(tx, job, viewer.agentId, why));
+  }
   return db.$transaction((tx) =>
     openDisputeTx(
       tx,
@@ -113,9 +165,16 @@ export async function resolveDispute(
       only: ['DISPUTED'],
       reason: `dispute resolved: ${data.outcome}`,
     });
-    const settlement = await settleEscrow(tx, job, share, { feeBps: policy.feeBps, reason: `dispute ${data.outcome}` });
-    await releaseAgent(tx, job.assignedAgentId);
-    if (job.assignedAgentId) {
+    // A contested cancellation: the kill fee was paid and the agent freed at cancellation; what is
+    // divided is what the contest held again (possibly nothing), and no outcome is counted twice.
+    const contested = job.cancelledInProgressAt !== null;
+    const settlement = await settleEscrow(tx, job, share, {
+      feeBps: policy.feeBps,
+      reason: `dispute ${data.outcome}`,
+      allowEmpty: contested,
+    });
+    if (!contested) await releaseAgent(tx, job.assignedAgentId);
+    if (job.assignedAgentId && !contested) {
       await applyOutcome(
         tx,
         job.assignedAgentId,
