@@ -43,7 +43,7 @@ export const JobVisibilityEnum = builder.enumType('JobVisibility', {
 });
 export const JobStatusEnum = builder.enumType('JobStatus', {
   description:
-    'OPEN → ASSIGNED → IN_PROGRESS → REVIEW → COMPLETED, with DISPUTED, CANCELLED and EXPIRED (README "Job lifecycle").',
+    'OPEN → ASSIGNED → IN_PROGRESS → REVIEW → COMPLETED, with DISPUTED, CANCELLED and EXPIRED; ASSIGNED → OPEN on release or a lapsed start (README "State machines").',
   values: ['OPEN', 'ASSIGNED', 'IN_PROGRESS', 'REVIEW', 'COMPLETED', 'DISPUTED', 'CANCELLED', 'EXPIRED'] as const,
 });
 

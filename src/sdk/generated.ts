@@ -45,7 +45,7 @@ export type JobFilter = {
 
 export type JobPriority = 'HIGH' | 'LOW' | 'MEDIUM' | 'URGENT';
 
-/** OPEN → ASSIGNED → IN_PROGRESS → REVIEW → COMPLETED, with DISPUTED, CANCELLED and EXPIRED (README "Job lifecycle"). */
+/** OPEN → ASSIGNED → IN_PROGRESS → REVIEW → COMPLETED, with DISPUTED, CANCELLED and EXPIRED; ASSIGNED → OPEN on release or a lapsed start (README "State machines"). */
 export type JobStatus =
   | 'ASSIGNED'
   | 'CANCELLED'
