@@ -34,7 +34,8 @@ import { encodeId } from '../src/services/kernel/ids.ts';
 import type { Viewer } from '../src/services/kernel/viewer.ts';
 import { grantCredits } from '../src/services/ledger/payments.ts';
 import { registerAgent } from '../src/services/marketplace/agents.ts';
-import { assignJob, postJob } from '../src/services/marketplace/jobs.ts';
+import { postJob } from '../src/services/marketplace/jobs.ts';
+import { acceptOffer, offerJob } from '../src/services/marketplace/offers.ts';
 import { benchDatabase, ms, progress, stats } from './lib.ts';
 import { openPublicJobIds, SKILLS, seedMarketplace } from './marketplace.ts';
 import { type ChildServer, cpuOf, cpuOfName, cpuSampler, killChildren, machineBusy, startChild } from './processes.ts';
@@ -317,7 +318,13 @@ async function setup(db: Awaited<ReturnType<typeof benchDatabase>>['database']['
       { autoApproveHours: 72 },
     );
     const jobGid = encodeId('Job', job.id);
-    await assignJob(db, member(poster), { jobId: jobGid, agentId: encodeId('Agent', agents[agentIndex]!.id) });
+    // The agency's agents belong to another workspace: hire them with their consent (an offer they accept).
+    const offer = await offerJob(db, member(poster), {
+      jobId: jobGid,
+      agentId: encodeId('Agent', agents[agentIndex]!.id),
+      credits: 100,
+    });
+    await acceptOffer(db, agents[agentIndex]!.viewer, encodeId('Offer', offer.id));
     const execution = await startExecution(db, agents[agentIndex]!.viewer, jobGid);
     executions.push({ exeGid: encodeId('Execution', execution.id), agentIndex });
   }
