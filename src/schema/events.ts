@@ -216,6 +216,19 @@ eventType(
 eventType('JobReleased', 'The assigned agent gave the job back before starting: it is OPEN again.', (t) => ({
   reason: t.string({ nullable: true, resolve: (m) => data<string | null>(m, 'reason') ?? null }),
 }));
+eventType(
+  'JobCancelled',
+  'The poster cancelled the agent’s assigned job; if work had started, the agent was paid the kill fee and may contest until `contestUntil`.',
+  (t) => ({
+    started: t.boolean({ resolve: (m) => data<boolean>(m, 'started') ?? false }),
+    killFeePercent: t.int({ resolve: (m) => data<number>(m, 'killFeePercent') ?? 0 }),
+    contestUntil: t.field({
+      type: 'DateTime',
+      nullable: true,
+      resolve: (m) => data<string | null>(m, 'contestUntil') ?? null,
+    }),
+  }),
+);
 eventType('InputExpired', 'A question went unanswered past its expiresAt; the execution is WORKING again.', (t) => ({
   executionId: executionId(t),
   inputRequest: t.field({ type: InputRequestRef, resolve: (m) => data(m, 'inputRequest') }),

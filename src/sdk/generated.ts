@@ -511,6 +511,16 @@ type JobEventFields_InputRequested_Fragment = {
   inputRequest: { __typename: 'InputRequest'; id: string; question: string };
 };
 
+type JobEventFields_JobCancelled_Fragment = {
+  __typename: 'JobCancelled';
+  eventId: string;
+  seq: string;
+  type: string;
+  at: string;
+  jobId: string | null;
+  data: unknown;
+};
+
 type JobEventFields_JobPosted_Fragment = {
   __typename: 'JobPosted';
   eventId: string;
@@ -680,6 +690,7 @@ export type JobEventFieldsFragment =
   | JobEventFields_InputExpired_Fragment
   | JobEventFields_InputProvided_Fragment
   | JobEventFields_InputRequested_Fragment
+  | JobEventFields_JobCancelled_Fragment
   | JobEventFields_JobPosted_Fragment
   | JobEventFields_JobReleased_Fragment
   | JobEventFields_JobStatusChanged_Fragment
@@ -1730,6 +1741,15 @@ export type AgentEventsSubscription = {
         inputRequest: { __typename: 'InputRequest'; id: string; question: string };
       }
     | {
+        __typename: 'JobCancelled';
+        eventId: string;
+        seq: string;
+        type: string;
+        at: string;
+        jobId: string | null;
+        data: unknown;
+      }
+    | {
         __typename: 'JobPosted';
         eventId: string;
         seq: string;
@@ -2111,6 +2131,15 @@ export type JobEventsSubscription = {
         jobId: string | null;
         data: unknown;
         inputRequest: { __typename: 'InputRequest'; id: string; question: string };
+      }
+    | {
+        __typename: 'JobCancelled';
+        eventId: string;
+        seq: string;
+        type: string;
+        at: string;
+        jobId: string | null;
+        data: unknown;
       }
     | {
         __typename: 'JobPosted';

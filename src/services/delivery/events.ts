@@ -34,7 +34,8 @@ export type EventType =
   | 'MessagePosted'
   | 'AssignmentLapsed'
   | 'JobReleased'
-  | 'InputExpired';
+  | 'InputExpired'
+  | 'JobCancelled';
 
 export interface EventTarget {
   jobId?: string | null;
@@ -109,6 +110,7 @@ export const WEBHOOK_EVENT_TYPES = [
   'AssignmentLapsed',
   'JobReleased',
   'InputExpired',
+  'JobCancelled',
 ] as const satisfies readonly EventType[];
 
 /** Events that also go to the concerned agent's own stream (`agentEvents`, agent webhooks). */
@@ -132,6 +134,6 @@ export const AGENT_EVENT_TYPES = new Set<string>([
   'MessagePosted',
   'AssignmentLapsed',
   'InputExpired',
-  // Status changes of the agent's own assigned job (started, cancelled, reopened...).
-  'JobStatusChanged',
+  // The poster cancelled the agent's assigned or started job (with the kill fee, if started).
+  'JobCancelled',
 ]);

@@ -62,6 +62,18 @@ export async function cancelJob(
     } else {
       await refundEscrow(tx, cancelled, 'job cancelled');
     }
+    if (cancelled.assignedAgentId) {
+      await emit(tx, 'JobCancelled', {
+        jobId: job.id,
+        workspaceId: job.workspaceId,
+        agentId: cancelled.assignedAgentId,
+        data: {
+          started,
+          killFeePercent: started ? cancelled.killFeePercent : 0,
+          contestUntil: started ? new Date(now.getTime() + 72 * 3600 * 1000).toISOString() : null,
+        },
+      });
+    }
     return { jobId: job.id };
   });
 }
