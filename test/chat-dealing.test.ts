@@ -336,6 +336,46 @@ describe('Dealing in Slack', () => {
     expect(job).toMatchObject({ status: 'ASSIGNED', agreedCredits: 120, assignedAgentId: agent.agentId });
   });
 
+  it('a material job edit makes a countered bid STALE: the card keeps only Reject; a new bid brings the buttons back', async () => {
+    const agent = await createAgentFixture(db.database.prisma, agentWs, { name: 'StaleBot' });
+    const jobId = await postJob('Slack stale job');
+    const bidId = await placeBid(jobId, agent.key);
+    const card = await slack.waitFor(
+      (c) => c.method === 'chat.postMessage' && blocksOf(c).includes(`bid:counter:${bidId}`),
+    );
+    const ts = tsOf(card);
+    await slackClick(`bid:counter:${bidId}`, ts);
+    await slackSubmit(await openedModal(`bid:counter:${bidId}`), { credits: '130', minutes: '30', message: '' });
+    expect((await dbBid(bidId)).status).toBe('COUNTERED');
+
+    const edited = await gql(
+      app,
+      `mutation($id: ID!) { updateJob(id: $id, input: { budget: 260 }) { __typename } }`,
+      { id: jobId },
+      ws.ownerKey,
+    );
+    expect(edited.data.updateJob.__typename).toBe('UpdateJobPayload');
+    const stale = await slack.waitFor(
+      (c) => c.method === 'chat.update' && c.args.ts === ts && blocksOf(c).includes('STALE'),
+    );
+    expect(blocksOf(stale)).toContain(`bid:reject:${bidId}`);
+    expect(blocksOf(stale)).not.toContain(`bid:counter:${bidId}`);
+    expect(blocksOf(stale)).not.toContain(`bid:accept:${bidId}`);
+    // Counter on the stale card: nothing to counter, nothing changes.
+    await slackClick(`bid:counter:${bidId}`, ts);
+    await slack.waitForResponse((r) => String(r.text).includes('STALE: there is nothing to counter'));
+
+    await placeBid(jobId, agent.key);
+    const fresh = await slack.waitFor(
+      (c) =>
+        c.method === 'chat.update' &&
+        c.args.ts === ts &&
+        blocksOf(c).includes(`bid:accept:${bidId}`) &&
+        !blocksOf(c).includes('STALE'),
+    );
+    expect(blocksOf(fresh)).toContain(`bid:counter:${bidId}`);
+  });
+
   it('message round trip: agent message in the job thread with Reply → modal → the agent reads the reply', async () => {
     const agent = await createAgentFixture(db.database.prisma, agentWs, { name: 'AskBot' });
     const jobId = await postJob('Slack question job');
