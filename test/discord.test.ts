@@ -324,6 +324,7 @@ describe('Discord HTTP interactions endpoint', () => {
       'connect',
       'link',
       'wallet',
+      'offer',
       'help',
     ]);
   });

@@ -10,19 +10,24 @@ import {
   inputRequestSummary,
   jobStatus,
   listOpenJobs,
+  offerSummaryById,
   recordDecision,
   reviewSummary,
   visibleBidSummary,
   visibleInputRequest,
+  visibleMessageSummary,
+  visibleOfferSummary,
 } from '../../services/chat/chat.ts';
 import { redeemChatLinkCode, viewerForChatUser } from '../../services/chat/chat-links.ts';
 import { provideInput } from '../../services/execution/executions.ts';
-import { isDomainError } from '../../services/kernel/errors.ts';
-import { decodeId } from '../../services/kernel/ids.ts';
-import type { MemberViewer } from '../../services/kernel/viewer.ts';
+import { ForbiddenError, isDomainError } from '../../services/kernel/errors.ts';
+import { decodeId, encodeId } from '../../services/kernel/ids.ts';
+import { isWorkspaceAdmin, type MemberViewer } from '../../services/kernel/viewer.ts';
 import { workspaceWallet } from '../../services/ledger/ledger.ts';
-import { acceptBid, rejectBid } from '../../services/marketplace/bids.ts';
+import { acceptBid, counterBid, rejectBid } from '../../services/marketplace/bids.ts';
 import { postJob } from '../../services/marketplace/jobs.ts';
+import { sendMessage } from '../../services/marketplace/messages.ts';
+import { offerJob, withdrawOffer } from '../../services/marketplace/offers.ts';
 import { reviewExecution } from '../../services/settlement/reviews.ts';
 import { CommandError, parseCommand } from './commands.ts';
 import type { Form, View } from './view.ts';
@@ -30,6 +35,7 @@ import {
   answerForm,
   bidCardView,
   bidsView,
+  counterForm,
   helpView,
   inputRequestView,
   jobListView,
@@ -38,7 +44,9 @@ import {
   liveLink,
   messageView,
   notLinkedView,
+  offerCardView,
   postJobForm,
+  replyForm,
   reviewCardView,
   reviewForm,
   statusView,
@@ -75,6 +83,27 @@ export interface ChatApp {
 }
 
 const reply = (...views: View[]): ChatResult => ({ kind: 'reply', views });
+
+/** A whole number from a form field, or null. */
+const wholeNumber = (value: string | undefined) => {
+  const n = Number((value ?? '').trim());
+  return (value ?? '').trim() !== '' && Number.isInteger(n) ? n : null;
+};
+
+/**
+ * A service's ValidationError as errors next to the form's fields (`fields` maps the input's field
+ * names to the form's); null for any other error (the caller rethrows it).
+ */
+function formErrors(error: unknown, fields: Record<string, string>, fallback: string): ChatResult | null {
+  const issues = isDomainError(error) ? (error as { issues?: { path: string[]; message: string }[] }).issues : null;
+  if (!issues?.length) return null;
+  const errors: Record<string, string> = {};
+  for (const i of issues) {
+    const field = fields[String(i.path.at(-1))] ?? fallback;
+    errors[field] = errors[field] ? `${errors[field]}; ${i.message}` : i.message;
+  }
+  return { kind: 'form-errors', errors };
+}
 
 /** Domain errors become a clear private message; anything else is rethrown for the adapter's logger. */
 function explain(error: unknown): View {
@@ -185,6 +214,21 @@ export function createChatApp(deps: { db: Db; config: Config }): ChatApp {
           }
           case 'wallet':
             return reply(walletView(await workspaceWallet(db, viewer.workspaceId)));
+          case 'offer': {
+            const offer = await offerJob(db, viewer, {
+              jobId: command.job,
+              agentId: command.agent,
+              credits: command.credits,
+              message: command.message,
+            });
+            const o = await offerSummaryById(db, offer.id);
+            return reply(
+              messageView(
+                `Offered “${o.jobTitle}” to ${o.agentName} for ${o.credits} credits (\`${o.id}\`), held in escrow until the agent answers or the offer expires. Its card, with Withdraw, follows in the job’s channels.`,
+                'good',
+              ),
+            );
+          }
         }
       });
     },
@@ -228,6 +272,41 @@ export function createChatApp(deps: { db: Db; config: Config }): ChatApp {
           const by = await recordDecision(db, card(actor, 'bid', bidId), actor.userName);
           const summary = await bidSummaryById(db, bidId);
           return { kind: 'update', view: bidCardView(summary, { status: summary.status, by }) };
+        }
+        if (area === 'bid' && action === 'counter') {
+          const current = await visibleBidSummary(db, viewer, decodeId('Bid', ref));
+          if (current.status !== 'PENDING' && current.status !== 'COUNTERED') {
+            return {
+              kind: 'update',
+              view: bidCardView(current),
+              notice: messageView(`This bid is ${current.status}: there is nothing to counter. Nothing changed.`),
+            };
+          }
+          // Checked again by counterBid; asked here so a MEMBER is not handed a form it cannot submit.
+          if (!isWorkspaceAdmin(viewer))
+            throw new ForbiddenError('Only an OWNER or ADMIN of the posting workspace may counter bids');
+          return { kind: 'form', form: counterForm(current) };
+        }
+        if (area === 'offer' && action === 'withdraw') {
+          const offerId = decodeId('Offer', ref);
+          try {
+            await withdrawOffer(db, viewer, ref);
+          } catch (error) {
+            if (!(isDomainError(error) && error.name === 'InvalidStateError')) throw error;
+            const o = await visibleOfferSummary(db, viewer, offerId);
+            const by = await decisionOf(db, 'offer', offerId);
+            return {
+              kind: 'update',
+              view: offerCardView(o, { by }),
+              notice: messageView(`This offer is already ${o.status}. Nothing changed.`),
+            };
+          }
+          const by = await recordDecision(db, card(actor, 'offer', offerId), actor.userName);
+          return { kind: 'update', view: offerCardView(await offerSummaryById(db, offerId), { by }) };
+        }
+        if (area === 'msg' && action === 'reply') {
+          const m = await visibleMessageSummary(db, viewer, decodeId('Message', ref));
+          return { kind: 'form', form: replyForm(m) };
         }
         if (area === 'review') {
           const executionId = decodeId('Execution', ref);
@@ -311,6 +390,51 @@ export function createChatApp(deps: { db: Db; config: Config }): ChatApp {
             kind: 'update',
             view: reviewCardView(await reviewSummary(db, executionId), { decision: action!, by }),
           };
+        }
+        if (area === 'bid' && action === 'counter' && ref) {
+          const credits = wholeNumber(values.credits);
+          const minutes = wholeNumber(values.minutes);
+          if (credits === null || minutes === null) {
+            const errors: Record<string, string> = {};
+            if (credits === null) errors.credits = 'Enter whole credits';
+            if (minutes === null) errors.minutes = 'Enter whole minutes';
+            return { kind: 'form-errors', errors };
+          }
+          try {
+            await counterBid(db, viewer, {
+              bidId: ref,
+              requestedCredits: credits,
+              estimatedMinutes: minutes,
+              message: values.message ?? '',
+            });
+          } catch (error) {
+            const shown = formErrors(
+              error,
+              { requestedCredits: 'credits', estimatedMinutes: 'minutes', message: 'message' },
+              'credits',
+            );
+            if (shown) return shown;
+            throw error;
+          }
+          return { kind: 'update', view: bidCardView(await bidSummaryById(db, decodeId('Bid', ref))) };
+        }
+        if (area === 'msg' && action === 'reply' && ref) {
+          const m = await visibleMessageSummary(db, viewer, decodeId('Message', ref));
+          let sent: Awaited<ReturnType<typeof sendMessage>>;
+          try {
+            // The reply goes to the thread of the agent who wrote, as the linked member (same rules as the API).
+            sent = await sendMessage(db, viewer, { jobId: m.jobId, agentId: m.agentId, body: values.body ?? '' });
+          } catch (error) {
+            const shown = formErrors(error, { body: 'body' }, 'body');
+            if (shown) return shown;
+            throw error;
+          }
+          return reply(
+            messageView(
+              `Sent to ${m.agentName} (\`${encodeId('Message', sent.id)}\`); it follows in the channel.`,
+              'good',
+            ),
+          );
         }
         if (area === 'input' && ref) {
           await provideInput(db, viewer, ref, values.answer ?? '');

@@ -23,6 +23,7 @@ export type Command =
   | { name: 'status'; job: string }
   | { name: 'connect'; project: string }
   | { name: 'link'; code: string }
+  | { name: 'offer'; job: string; agent: string; credits: number; message: string }
   | { name: 'wallet' };
 
 export class CommandError extends Error {}
@@ -93,6 +94,13 @@ export function parseCommand(text: string): Command {
     case 'link':
       if (!arg) throw new CommandError('Usage: `/agentwork link AW-XXXX-XXXX`');
       return { name: 'link', code: arg };
+    case 'offer': {
+      const [job = '', agent = '', credits = '', ...message] = rest;
+      const amount = Number(credits);
+      if (!/^job_[a-z0-9]+$/i.test(job) || !/^agt_[a-z0-9]+$/i.test(agent) || !/^\d+$/.test(credits) || amount < 1)
+        throw new CommandError('Usage: `/agentwork offer job_… agt_… <credits> [message]` (whole credits, at least 1)');
+      return { name: 'offer', job, agent, credits: amount, message: message.join(' ') };
+    }
     case 'wallet':
       return { name: 'wallet' };
     default:

@@ -7,16 +7,28 @@ import {
   decisionOf,
   findChatMessage,
   inputRequestSummary,
+  messageSummaryById,
+  offerSummaryById,
   progressSummary,
   reviewSummary,
   saveChatMessage,
 } from '../../services/chat/chat.ts';
 import type { View } from './view.ts';
-import { bidCardView, inputRequestView, jobPostedView, liveLink, progressView, reviewCardView } from './views.ts';
+import {
+  bidCardView,
+  inputRequestView,
+  jobPostedView,
+  liveLink,
+  offerCardView,
+  progressView,
+  reviewCardView,
+  threadMessageView,
+} from './views.ts';
 
 /** How a platform posts and edits channel messages (Slack Web API, Discord REST). */
 export interface ChatTransport {
-  post(channelId: string, view: View): Promise<string>;
+  /** Posts a message; with `replyTo`, in the thread of (Slack) or as a reply to (Discord) that message. */
+  post(channelId: string, view: View, options?: { replyTo?: string }): Promise<string>;
   update(channelId: string, messageId: string, view: View): Promise<void>;
 }
 
@@ -49,12 +61,22 @@ export function createChatNotifier(deps: {
   const pendingProgress = new Map<string, NodeJS.Timeout>();
   let stopped = false;
 
-  async function upsertCard(platform: ChatPlatform, channelId: string, kind: string, refId: string, view: View) {
+  async function upsertCard(
+    platform: ChatPlatform,
+    channelId: string,
+    kind: string,
+    refId: string,
+    view: View,
+    thread?: { kind: string; refId: string },
+  ) {
     const transport = transports[platform];
     if (!transport) return;
     const existing = await findChatMessage(db, { platform, channelId, kind, refId });
-    if (existing) await transport.update(channelId, existing.messageId, view);
-    else await saveChatMessage(db, { platform, channelId, kind, refId }, await transport.post(channelId, view));
+    if (existing) return transport.update(channelId, existing.messageId, view);
+    // Dealing (offers, messages) goes in the job card's thread when this channel has the job's card.
+    const parent = thread ? await findChatMessage(db, { platform, channelId, ...thread }) : null;
+    const messageId = await transport.post(channelId, view, parent ? { replyTo: parent.messageId } : undefined);
+    await saveChatMessage(db, { platform, channelId, kind, refId }, messageId);
   }
 
   async function renderProgress(executionId: string, channels: { platform: ChatPlatform; channelId: string }[]) {
@@ -109,8 +131,9 @@ export function createChatNotifier(deps: {
     const channels = (await channelsForJob(tx, job)).filter((c) => transports[c.platform]);
     if (channels.length === 0) return;
     const data = (event.payload ?? {}) as Record<string, unknown>;
-    const each = async (kind: string, refId: string, view: View) => {
-      for (const c of channels) await upsertCard(c.platform, c.channelId, kind, refId, view);
+    const each = async (kind: string, refId: string, view: View, inJobThread = false) => {
+      const thread = inJobThread ? { kind: 'job', refId: job.id } : undefined;
+      for (const c of channels) await upsertCard(c.platform, c.channelId, kind, refId, view, thread);
     };
     switch (event.type) {
       case 'JobPosted':
@@ -123,7 +146,9 @@ export function createChatNotifier(deps: {
       case 'BidAccepted':
       case 'BidRejected':
       case 'BidWithdrawn':
-      case 'BidExpired': {
+      case 'BidExpired':
+      case 'BidCountered':
+      case 'BidStale': {
         // Every status change of a bid has its event (bid-state.ts): the card follows the bid's
         // current status, so a bid rejected because another was accepted loses its buttons too.
         const bidId = data.bidId as string;
@@ -134,6 +159,21 @@ export function createChatNotifier(deps: {
             ? undefined
             : { status: summary.status, by: await decisionOf(tx, 'bid', bidId), reason };
         return each('bid', bidId, bidCardView(summary, decided));
+      }
+      case 'OfferMade':
+      case 'OfferAccepted':
+      case 'OfferDeclined':
+      case 'OfferWithdrawn':
+      case 'OfferExpired': {
+        // The card follows the offer's current status (a later event may arrive after a newer state).
+        const offerId = data.offerId as string;
+        const offer = await offerSummaryById(tx, offerId);
+        return each('offer', offerId, offerCardView(offer, { by: await decisionOf(tx, 'offer', offerId) }), true);
+      }
+      case 'MessagePosted': {
+        // Every message of every thread of the job (the channel belongs to the posting workspace, a party).
+        const messageId = data.messageId as string;
+        return each('message', messageId, threadMessageView(await messageSummaryById(tx, messageId)), true);
       }
       case 'InputRequested':
       case 'InputProvided': {

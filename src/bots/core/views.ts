@@ -36,7 +36,8 @@ export function helpView(): View {
         items: [
           '`/agentwork post` – post a job (opens a form), or `/agentwork post Title --budget 100 --skills web-research,analytics --visibility public`',
           '`/agentwork jobs [page]` – open jobs of this channel’s project',
-          '`/agentwork bids <job>` – bids on a job, with Accept / Reject',
+          '`/agentwork bids <job>` – bids on a job, with Accept / Counter / Reject',
+          '`/agentwork offer <job> <agent> <credits>` – offer a job to an agent (credits held in escrow until it answers; OWNER/ADMIN)',
           '`/agentwork status <job>` – where a job stands',
           '`/agentwork connect <project>` – this channel gets that project’s events (OWNER/ADMIN)',
           '`/agentwork link <code>` – act as your Agentwork member (code from `createChatLinkCode`)',
@@ -113,16 +114,31 @@ export interface BidSummary {
   estimatedMinutes: number;
   message: string;
   status: string;
+  /** The poster's standing counter-offer, if any. */
+  counter?: { requestedCredits: number; estimatedMinutes: number; message: string; by: string | null } | null;
 }
 
-/** A bid card; with `decided`, the outcome (who decided, or why) replaces the buttons. */
+/** Bid statuses the poster can still act on, and the buttons each offers (OWNER/ADMIN; the services check). */
+const BID_ACTIONS: Record<string, ('accept' | 'counter' | 'reject')[]> = {
+  PENDING: ['accept', 'counter', 'reject'],
+  // Waiting for the agent: the poster may change its counter or reject; accepting is the agent's move.
+  COUNTERED: ['counter', 'reject'],
+  // The job changed materially: nothing to accept until the agent bids again.
+  STALE: ['reject'],
+};
+
+/**
+ * A bid card. Its buttons follow the bid's status (`BID_ACTIONS`); a countered bid shows the counter
+ * and who made it; once decided, the outcome (who decided, or why) replaces the buttons.
+ */
 export function bidCardView(
   bid: BidSummary,
   decided?: { status: string; by: string | null; reason?: string | null },
 ): View {
+  const status = decided?.status ?? bid.status;
   const blocks: Block[] = [
     { kind: 'header', text: `Bid from ${bid.agentName}` },
-    { kind: 'text', text: `on *${bid.jobTitle}*\n> ${bid.message}` },
+    { kind: 'text', text: `on *${bid.jobTitle}*\n> ${bid.message || '(no message)'}` },
     {
       kind: 'fields',
       fields: [
@@ -136,29 +152,154 @@ export function bidCardView(
       ],
     },
   ];
-  if (decided) {
-    const why = decided.by ? ` by ${decided.by}` : decided.reason ? ` · ${decided.reason}` : '';
-    blocks.push({ kind: 'context', text: `${decided.status}${why}` });
-  } else {
+  const c = bid.counter;
+  if (c && (status === 'COUNTERED' || status === 'ACCEPTED')) {
+    const terms = `${money(c.requestedCredits)} · ${c.estimatedMinutes} min`;
     blocks.push({
-      kind: 'buttons',
-      buttons: [
-        { id: `bid:accept:${bid.id}`, label: 'Accept', style: 'primary' },
-        { id: `bid:reject:${bid.id}`, label: 'Reject', style: 'danger' },
-      ],
+      kind: 'text',
+      text:
+        status === 'COUNTERED'
+          ? `*Counter-offer${c.by ? ` by ${c.by}` : ''}:* ${terms}${c.message ? `\n> ${c.message}` : ''}`
+          : `*Agreed at the counter-offer:* ${terms}`,
     });
   }
+  const actions = BID_ACTIONS[status];
+  const why = decided?.by ? ` by ${decided.by}` : decided?.reason ? ` · ${decided.reason}` : '';
+  if (status === 'COUNTERED') blocks.push({ kind: 'context', text: `COUNTERED${why} · waiting for the agent` });
+  else if (status === 'STALE')
+    blocks.push({
+      kind: 'context',
+      text: 'STALE · the job changed; the agent must bid again before it can be accepted',
+    });
+  else if (!actions) blocks.push({ kind: 'context', text: `${status}${why}` });
+  if (actions) {
+    const button = {
+      accept: { id: `bid:accept:${bid.id}`, label: 'Accept', style: 'primary' as const },
+      counter: { id: `bid:counter:${bid.id}`, label: status === 'COUNTERED' ? 'Change counter' : 'Counter' },
+      reject: { id: `bid:reject:${bid.id}`, label: 'Reject', style: 'danger' as const },
+    };
+    blocks.push({ kind: 'buttons', buttons: actions.map((a) => button[a]) });
+  }
   return {
-    text: `Bid from ${bid.agentName}: ${money(bid.requestedCredits)}`,
-    tone: decided ? (decided.status === 'ACCEPTED' ? 'good' : 'neutral') : 'neutral',
+    text: `Bid from ${bid.agentName}: ${money(bid.requestedCredits)}${status === 'PENDING' ? '' : ` (${status})`}`,
+    tone: status === 'ACCEPTED' ? 'good' : 'neutral',
     blocks,
+  };
+}
+
+/** The poster's counter-offer on a bid: starts from the bid's terms (or the standing counter). */
+export function counterForm(bid: BidSummary): Form {
+  return {
+    id: `bid:counter:${bid.id}`,
+    title: 'Counter-offer',
+    submitLabel: 'Send counter',
+    fields: [
+      {
+        id: 'credits',
+        label: 'Credits',
+        kind: 'number',
+        initial: String(bid.counter?.requestedCredits ?? bid.requestedCredits),
+      },
+      {
+        id: 'minutes',
+        label: 'Estimated minutes',
+        kind: 'number',
+        initial: String(bid.counter?.estimatedMinutes ?? bid.estimatedMinutes),
+      },
+      { id: 'message', label: 'Message to the agent', kind: 'multiline', optional: true },
+    ],
+  };
+}
+
+export interface OfferSummary {
+  id: string;
+  jobId: string;
+  jobTitle: string;
+  agentName: string;
+  credits: number;
+  estimatedMinutes: number | null;
+  message: string;
+  status: string;
+  reason: string | null;
+  expiresAt: Date;
+  offeredBy: string | null;
+}
+
+/** An offer card in the job's channels: Withdraw while PENDING (OWNER/ADMIN; the service checks). */
+export function offerCardView(o: OfferSummary, decided?: { by: string | null }): View {
+  const blocks: Block[] = [
+    { kind: 'header', text: `Offer to ${o.agentName}` },
+    { kind: 'text', text: `on *${o.jobTitle}*${o.message ? `\n> ${o.message}` : ''}` },
+    {
+      kind: 'fields',
+      fields: [
+        { label: 'Credits', value: `${money(o.credits)} (in escrow while pending)` },
+        { label: 'Estimate', value: o.estimatedMinutes ? `${o.estimatedMinutes} min` : '—' },
+        { label: 'Expires', value: when(o.expiresAt) },
+        { label: 'Status', value: o.status },
+      ],
+    },
+  ];
+  if (o.status === 'PENDING') {
+    blocks.push({ kind: 'context', text: `Offered${o.offeredBy ? ` by ${o.offeredBy}` : ''} · waiting for the agent` });
+    blocks.push({ kind: 'buttons', buttons: [{ id: `offer:withdraw:${o.id}`, label: 'Withdraw', style: 'danger' }] });
+  } else {
+    const why = decided?.by ? ` by ${decided.by}` : o.reason ? ` · ${o.reason}` : '';
+    blocks.push({ kind: 'context', text: `${o.status}${why}` });
+  }
+  return {
+    text: `Offer to ${o.agentName}: ${money(o.credits)} (${o.status})`,
+    tone: o.status === 'ACCEPTED' ? 'good' : 'neutral',
+    blocks,
+  };
+}
+
+export interface MessageSummary {
+  id: string;
+  jobId: string;
+  jobTitle: string;
+  agentId: string;
+  agentName: string;
+  authorKind: string;
+  authorName: string;
+  body: string;
+}
+
+/**
+ * A message of a job's thread with one agent. From the agent: its name and a Reply button (opens a
+ * form; the reply goes to that agent's thread). From the workspace: marked as such, no button.
+ */
+export function threadMessageView(m: MessageSummary): View {
+  const fromAgent = m.authorKind === 'AGENT';
+  const blocks: Block[] = [
+    {
+      kind: 'text',
+      text: fromAgent
+        ? `💬 *${m.agentName}* (agent) on *${m.jobTitle}*:\n> ${m.body.replace(/\n/g, '\n> ')}`
+        : `↩️ *${m.authorName}* (workspace) to *${m.agentName}* on *${m.jobTitle}*:\n> ${m.body.replace(/\n/g, '\n> ')}`,
+    },
+    { kind: 'context', text: `\`${m.jobId}\` · thread with ${m.agentName}` },
+  ];
+  if (fromAgent) blocks.push({ kind: 'buttons', buttons: [{ id: `msg:reply:${m.id}`, label: 'Reply' }] });
+  return {
+    text: fromAgent ? `${m.agentName}: ${m.body}` : `${m.authorName} (workspace) to ${m.agentName}: ${m.body}`,
+    blocks,
+  };
+}
+
+export function replyForm(m: Pick<MessageSummary, 'id' | 'agentName'>): Form {
+  return {
+    id: `msg:reply:${m.id}`,
+    title: `Reply to ${m.agentName}`.slice(0, 24),
+    submitLabel: 'Send',
+    fields: [{ id: 'body', label: 'Message', kind: 'multiline' }],
   };
 }
 
 export function bidsView(jobTitle: string, bids: BidSummary[]): View[] {
   if (bids.length === 0) return [messageView(`No bids on ${jobTitle} yet.`)];
   return bids.map((b) => ({
-    ...bidCardView(b, b.status === 'PENDING' ? undefined : { status: b.status, by: null }),
+    ...bidCardView(b),
     ephemeral: true,
   }));
 }

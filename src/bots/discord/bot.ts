@@ -223,9 +223,15 @@ export function createDiscordBot(config: Config, chat: ChatApp, log: Logger): Di
     requestListener: config.DISCORD_MODE === 'http' ? requestListener : undefined,
     handle,
     transport: {
-      async post(channelId, view) {
+      async post(channelId, view, options) {
         const message = (await rest.post(Routes.channelMessages(channelId), {
-          body: toMessage({ ...view, ephemeral: false }),
+          body: {
+            ...toMessage({ ...view, ephemeral: false }),
+            // A reply to the job's card (Discord's threads are channels of their own; a reply keeps the context).
+            ...(options?.replyTo
+              ? { message_reference: { message_id: options.replyTo, fail_if_not_exists: false } }
+              : {}),
+          },
         })) as { id: string };
         return message.id;
       },

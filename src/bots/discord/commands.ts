@@ -57,6 +57,15 @@ export function agentworkCommand() {
         .addStringOption((o) => o.setName('code').setDescription('AW-XXXX-XXXX').setRequired(true)),
     )
     .addSubcommand((s) => s.setName('wallet').setDescription('Your workspace’s credits'))
+    .addSubcommand((s) =>
+      s
+        .setName('offer')
+        .setDescription('Offer a job to an agent (credits held in escrow until it answers)')
+        .addStringOption((o) => o.setName('job').setDescription('job_…').setRequired(true))
+        .addStringOption((o) => o.setName('agent').setDescription('agt_…').setRequired(true))
+        .addIntegerOption((o) => o.setName('credits').setDescription('Credits').setMinValue(1).setRequired(true))
+        .addStringOption((o) => o.setName('message').setDescription('A note to the agent')),
+    )
     .addSubcommand((s) => s.setName('help').setDescription('What the bot can do'));
 }
 
@@ -91,6 +100,14 @@ export function toCommandText(data: { options?: CommandOption[] }): string {
       return `connect ${opts.project ?? ''}`;
     case 'link':
       return `link ${opts.code ?? ''}`;
+    case 'offer':
+      return [
+        'offer',
+        opts.job ?? '',
+        opts.agent ?? '',
+        opts.credits ?? '',
+        ...(opts.message ? [quote(opts.message)] : []),
+      ].join(' ');
     default:
       return sub.name;
   }

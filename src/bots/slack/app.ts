@@ -130,8 +130,8 @@ export function createSlackBot(
     }
   });
 
-  // One listener for every button: routed by the action_id prefix (bid:, review:, input:, jobs:).
-  app.action(/^(bid|review|input|jobs):/, async ({ ack, body, action, respond }) => {
+  // One listener for every button: routed by the action_id prefix (bid:, review:, input:, jobs:, offer:, msg:).
+  app.action(/^(bid|review|input|jobs|offer|msg):/, async ({ ack, body, action, respond }) => {
     await ack();
     const b = body as unknown as {
       trigger_id: string;
@@ -158,7 +158,7 @@ export function createSlackBot(
     }
   });
 
-  app.view(/^(job|review|input):/, async ({ ack, body, view }) => {
+  app.view(/^(job|review|input|bid|msg):/, async ({ ack, body, view }) => {
     let origin: { channelId?: string; messageTs?: string | null } = {};
     try {
       origin = JSON.parse(view.private_metadata || '{}');
@@ -199,8 +199,12 @@ export function createSlackBot(
   });
 
   const transport: ChatTransport = {
-    async post(channelId, view) {
-      const res = await client.chat.postMessage({ channel: channelId, ...message(view) });
+    async post(channelId, view, options) {
+      const res = await client.chat.postMessage({
+        channel: channelId,
+        ...message(view),
+        ...(options?.replyTo ? { thread_ts: options.replyTo } : {}),
+      });
       return String(res.ts);
     },
     async update(channelId, messageId, view) {

@@ -5,6 +5,8 @@ import { ForbiddenError, NotFoundError } from '../kernel/errors.ts';
 import { decodeId, encodeId } from '../kernel/ids.ts';
 import { isWorkspaceAdmin, type Viewer } from '../kernel/viewer.ts';
 import { searchJobIds } from '../marketplace/jobs.ts';
+import { canSeeMessage } from '../marketplace/messages.ts';
+import { canSeeOffer } from '../marketplace/offers.ts';
 
 /**
  * Read models and bookkeeping the chat bots need (src/bots never touches Prisma). Reads that serve
@@ -125,9 +127,16 @@ const bidInclude = {
 } as const;
 
 type BidRow = Awaited<ReturnType<typeof loadBidRow>>;
-const loadBidRow = (db: Db | Tx, id: string) => db.bid.findUniqueOrThrow({ where: { id }, include: bidInclude });
+const loadBidRow = async (db: Db | Tx, id: string) => {
+  const row = await db.bid.findUniqueOrThrow({ where: { id }, include: bidInclude });
+  // Bid.counteredById names a member without a relation: one lookup, only for countered bids.
+  const counteredBy = row.counteredById
+    ? await db.member.findUnique({ where: { id: row.counteredById }, select: { name: true } })
+    : null;
+  return { ...row, counteredBy };
+};
 
-export function bidSummary(b: NonNullable<BidRow>) {
+export function bidSummary(b: Omit<NonNullable<BidRow>, 'counteredBy'> & { counteredBy?: { name: string } | null }) {
   return {
     id: encodeId('Bid', b.id),
     jobId: encodeId('Job', b.job.id),
@@ -140,6 +149,16 @@ export function bidSummary(b: NonNullable<BidRow>) {
     estimatedMinutes: b.estimatedMinutes,
     message: b.message,
     status: b.status,
+    // The poster's standing counter-offer (status COUNTERED), for the card.
+    counter:
+      b.counterCredits !== null
+        ? {
+            requestedCredits: b.counterCredits,
+            estimatedMinutes: b.counterMinutes ?? b.estimatedMinutes,
+            message: b.counterMessage ?? '',
+            by: b.counteredBy?.name ?? null,
+          }
+        : null,
   };
 }
 
@@ -158,7 +177,7 @@ export async function bidsForJob(db: Db, viewer: Viewer, jobPublicId: string) {
 export async function visibleBidSummary(db: Db, viewer: Viewer, bidId: string) {
   const row = await db.bid.findUnique({ where: { id: bidId }, include: bidInclude });
   if (!row || !canSeeBid(viewer, row.job, row)) throw new NotFoundError('Bid', encodeId('Bid', bidId));
-  return bidSummary(row);
+  return bidSummary(await loadBidRow(db, bidId));
 }
 
 /** Internal (notifier): a bid by database id. */
@@ -233,6 +252,70 @@ export async function inputRequestSummary(db: Db | Tx, inputRequestId: string) {
     answer: r.answer,
     answeredBy: r.answeredBy?.name ?? null,
   };
+}
+
+/** Internal (notifier): an offer by database id, for its card in the job's channels. */
+export async function offerSummaryById(db: Db | Tx, offerId: string) {
+  const o = await db.offer.findUniqueOrThrow({
+    where: { id: offerId },
+    include: { job: { select: { id: true, title: true } }, agent: { select: { name: true } } },
+  });
+  const offeredBy = o.offeredById
+    ? await db.member.findUnique({ where: { id: o.offeredById }, select: { name: true } })
+    : null;
+  return {
+    id: encodeId('Offer', o.id),
+    jobId: encodeId('Job', o.job.id),
+    jobTitle: o.job.title,
+    agentName: o.agent.name,
+    credits: o.credits,
+    estimatedMinutes: o.estimatedMinutes,
+    message: o.message,
+    status: o.status,
+    reason: o.reason,
+    expiresAt: o.expiresAt,
+    offeredBy: offeredBy?.name ?? null,
+  };
+}
+
+/** An offer as the viewer may see it (the posting workspace or its agent), else NotFoundError. */
+export async function visibleOfferSummary(db: Db, viewer: Viewer, offerId: string) {
+  const o = await db.offer.findUnique({ where: { id: offerId }, select: { workspaceId: true, agentId: true } });
+  if (!o || !canSeeOffer(viewer, o)) throw new NotFoundError('Offer', encodeId('Offer', offerId));
+  return offerSummaryById(db, offerId);
+}
+
+/** Internal (notifier): a message of a job's thread by database id. */
+export async function messageSummaryById(db: Db | Tx, messageId: string) {
+  const m = await db.message.findUniqueOrThrow({
+    where: { id: messageId },
+    include: {
+      job: { select: { id: true, title: true } },
+      agent: { select: { id: true, name: true } },
+      authorMember: { select: { name: true } },
+    },
+  });
+  return {
+    id: encodeId('Message', m.id),
+    jobId: encodeId('Job', m.job.id),
+    jobTitle: m.job.title,
+    agentId: encodeId('Agent', m.agent.id),
+    agentName: m.agent.name,
+    authorKind: m.authorKind,
+    authorName: m.authorKind === 'AGENT' ? m.agent.name : (m.authorMember?.name ?? 'the workspace'),
+    body: m.body,
+    createdAt: m.createdAt,
+  };
+}
+
+/** A message as the viewer may read it (the posting workspace or the thread's agent), else NotFoundError. */
+export async function visibleMessageSummary(db: Db, viewer: Viewer, messageId: string) {
+  const m = await db.message.findUnique({
+    where: { id: messageId },
+    select: { agentId: true, job: { select: { workspaceId: true } } },
+  });
+  if (!m || !canSeeMessage(viewer, m.job, m)) throw new NotFoundError('Message', encodeId('Message', messageId));
+  return messageSummaryById(db, messageId);
 }
 
 // ───────────── messages the bots posted (update in place, who decided) ─────────────
