@@ -161,7 +161,7 @@ async function discordPost(body: unknown) {
     body: text,
   });
   expect(res.status).toBe(200);
-  return res.json();
+  return discord.effectiveResponse((body as { token: string }).token, await res.json());
 }
 
 const discordOptions = (user = 'U1', message?: string) => ({

@@ -84,7 +84,7 @@ describe('Discord over the gateway', () => {
     });
     discord.sendInteraction(raw);
     const call = await discord.waitFor((c) => c.path === `/interactions/${raw.id}/${raw.token}/callback`);
-    return { response: call.body, raw };
+    return { response: await discord.effectiveResponse(raw.token, call.body), raw };
   }
 
   it('drives a job from /agentwork post to payout with slash commands and button clicks', async () => {
@@ -341,8 +341,9 @@ describe('Discord HTTP interactions endpoint', () => {
   });
 
   it('handles a command and a button click; malformed interactions get 400', async () => {
-    const help = await post(interaction(2, slash('help'), { guild: GUILD, channel: CHANNEL, appId: APP_ID }));
-    const helpBody = await help.json();
+    const helpInteraction = interaction(2, slash('help'), { guild: GUILD, channel: CHANNEL, appId: APP_ID });
+    const help = await post(helpInteraction);
+    const helpBody = await discord.effectiveResponse(helpInteraction.token as string, await help.json());
     expect(helpBody.type).toBe(4);
     expect(helpBody.data.embeds[0].title).toBe('Agentwork');
 
@@ -369,14 +370,13 @@ describe('Discord HTTP interactions endpoint', () => {
         agent.key,
       )
     ).data.placeBid.bid.id;
-    const click = await post(
-      interaction(
-        3,
-        { custom_id: `bid:reject:${bidId}`, component_type: 2 },
-        { user: 'U-http', guild: GUILD, channel: CHANNEL, appId: APP_ID, message: 'm5' },
-      ),
+    const clickInteraction = interaction(
+      3,
+      { custom_id: `bid:reject:${bidId}`, component_type: 2 },
+      { user: 'U-http', guild: GUILD, channel: CHANNEL, appId: APP_ID, message: 'm5' },
     );
-    const clickBody = await click.json();
+    const click = await post(clickInteraction);
+    const clickBody = await discord.effectiveResponse(clickInteraction.token as string, await click.json());
     expect(clickBody.type).toBe(7);
     expect(JSON.stringify(clickBody.data)).toContain('REJECTED by <@U-http>');
     expect((await db.database.prisma.bid.findUniqueOrThrow({ where: { id: bidId.slice(4) } })).status).toBe('REJECTED');

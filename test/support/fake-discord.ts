@@ -128,7 +128,24 @@ export async function startFakeDiscord(options: { applicationId: string; guildId
       for (const ws of sockets) ws.send(JSON.stringify({ op: 0, s: ++seq, t: 'INTERACTION_CREATE', d: interaction }));
     },
     connected: () => sockets.size > 0,
-    async waitFor(predicate: (c: DiscordCall) => boolean, timeoutMs = 5_000): Promise<DiscordCall> {
+    /**
+     * What the user ends up seeing for an interaction: its callback, or, when the bot deferred
+     * (5 = thinking, 6 = keep the message: it answers that way when the work takes over 2 s, e.g.
+     * on a loaded machine), the edit of the original message that follows, as the 4/7 it stands for.
+     */
+    async effectiveResponse(
+      token: string,
+      response: { type: number; data?: any },
+    ): Promise<{ type: number; data?: any; deferred?: boolean }> {
+      if (response.type !== 5 && response.type !== 6) return response;
+      const edit = await this.waitFor(
+        (c) =>
+          c.method === 'PATCH' && c.path.endsWith(`/webhooks/${options.applicationId}/${token}/messages/@original`),
+        20_000,
+      );
+      return { type: response.type === 6 ? 7 : 4, data: edit.body, deferred: true };
+    },
+    async waitFor(predicate: (c: DiscordCall) => boolean, timeoutMs = 15_000): Promise<DiscordCall> {
       const start = Date.now();
       for (;;) {
         const found = calls.find(predicate);

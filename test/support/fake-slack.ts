@@ -64,7 +64,7 @@ export async function startFakeSlack() {
       socketUrl = url;
     },
     /** Waits until a call matching `predicate` was made (returns it). */
-    async waitFor(predicate: (c: SlackCall) => boolean, timeoutMs = 5_000): Promise<SlackCall> {
+    async waitFor(predicate: (c: SlackCall) => boolean, timeoutMs = 15_000): Promise<SlackCall> {
       const start = Date.now();
       for (;;) {
         const found = calls.find(predicate);
@@ -74,7 +74,7 @@ export async function startFakeSlack() {
         await new Promise((r) => setTimeout(r, 20));
       }
     },
-    async waitForResponse(predicate: (r: Record<string, any>) => boolean, timeoutMs = 5_000) {
+    async waitForResponse(predicate: (r: Record<string, any>) => boolean, timeoutMs = 15_000) {
       const start = Date.now();
       for (;;) {
         const found = responses.find(predicate);
