@@ -51,15 +51,23 @@ async function mint(
   await db().$transaction((tx) => transfer(tx, { from: { kind: 'EXTERNAL' }, to, amount, kind: 'MINT', memo: 'test' }));
 }
 
-/** Assigns a job for `credits`, runs it to REVIEW; returns the execution id. */
+/**
+ * Hires an agent of another workspace for `credits` (offerJob + acceptOffer: assignJob is only for
+ * the workspace's own agents), runs the job to REVIEW; returns the execution id.
+ */
 async function toReview(
   ws: { ownerKey: string },
   agent: { agentGid: string; key: string },
   jobGid: string,
   credits: number,
 ): Promise<string> {
-  const assigned = await t.gql(ASSIGN, { j: jobGid, a: agent.agentGid, c: credits }, ws.ownerKey);
-  expect(assigned.data.assignJob.__typename).toBe('AssignJobPayload');
+  const OFFER = `mutation($j: ID!, $a: ID!, $c: Int!) { offerJob(input: { jobId: $j, agentId: $a, credits: $c }) {
+    __typename ... on OfferJobPayload { offer { id } } } }`;
+  const offered = await t.gql(OFFER, { j: jobGid, a: agent.agentGid, c: credits }, ws.ownerKey);
+  expect(offered.data.offerJob.__typename).toBe('OfferJobPayload');
+  const ACCEPT = `mutation($o: ID!) { acceptOffer(offerId: $o) { __typename } }`;
+  const accepted = await t.gql(ACCEPT, { o: offered.data.offerJob.offer.id }, agent.key);
+  expect(accepted.data.acceptOffer.__typename).toBe('AcceptOfferPayload');
   const exe = (await t.gql(START, { j: jobGid }, agent.key)).data.startExecution.execution.id;
   expect((await t.gql(SUBMIT, { e: exe }, agent.key)).data.submitResult.__typename).toBe('SubmitResultPayload');
   return exe;

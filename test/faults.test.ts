@@ -110,8 +110,8 @@ describe.skipIf(!process.env.DATABASE_URL)('process faults', { meta: { skipReaso
   it('SIGKILL during settlements leaves the ledger balanced; the server restarts cleanly', async () => {
     const server = await startServer();
     const poster = await createWorkspaceFixture(db.database.prisma, { credits: 100_000 });
-    const other = await createWorkspaceFixture(db.database.prisma, { credits: 0 });
-    const agent = await createAgentFixture(db.database.prisma, other, { maxConcurrentJobs: 1_000 });
+    // The poster's own agent: assignJob (the storm's holds) hires only agents the workspace owns.
+    const agent = await createAgentFixture(db.database.prisma, poster, { maxConcurrentJobs: 1_000 });
     const jobs = [];
     for (let i = 0; i < 40; i++)
       jobs.push(await postJobFixture(db.database.prisma, poster, { visibility: 'PUBLIC', budget: 100 + i }));

@@ -65,7 +65,9 @@ type Kind =
   | 'endpoint'
   | 'agentEndpoint'
   | 'delivery'
-  | 'ledgerEntry';
+  | 'ledgerEntry'
+  | 'offer'
+  | 'message';
 
 /** Kinds B may legitimately see (the agent directory shows agents and their workspace). */
 const PUBLIC_KINDS: Kind[] = ['agent', 'workspace'];
@@ -99,6 +101,7 @@ const ID_FILLERS: Record<string, Kind | typeof SKIP> = {
   endpointId: 'endpoint',
   deliveryId: 'delivery',
   projectId: 'project',
+  offerId: 'offer',
   // `id` arguments and targets that need a particular state to be meaningful
   'Query.agent.id': 'agent',
   'Query.job.id': 'jobOpen',
@@ -114,6 +117,7 @@ const ID_FILLERS: Record<string, Kind | typeof SKIP> = {
   'Mutation.setAgentStatus.id': 'agent',
   'Mutation.updateAgent.id': 'agent',
   'Mutation.startExecution.jobId': 'jobAssigned',
+  'Mutation.releaseJob.jobId': 'jobAssigned',
   'Mutation.openDispute.jobId': 'jobActive',
   'Mutation.reviewExecution.executionId': 'exeReview',
   'Subscription.jobEvents.jobId': 'jobActive',
@@ -134,6 +138,8 @@ const VALUE_FILLERS: Record<string, unknown> = {
   message: 'I can do this',
   estimatedMinutes: 30,
   requestedCredits: 40,
+  credits: 40,
+  body: 'A message from the isolation sweep',
   title: 'Isolation sweep job',
   description: 'Posted by the isolation sweep',
   budget: 100,
@@ -175,6 +181,7 @@ const GLOBAL: Record<string, { reason: string; public?: boolean }> = {
     public: true,
   },
   'Query.webhookEndpoints': { reason: 'the caller’s own endpoints (scanned)' },
+  'Query.offers': { reason: 'offers made to the calling agent or by the caller’s workspace (scanned)' },
   'Query.node': { reason: 'swept per Node type below', public: true },
   'Mutation.createWorkspace': { reason: 'open signup: creates a new workspace, touches no other' },
   'Mutation.createProject': { reason: 'creates in the caller’s own workspace' },
@@ -197,6 +204,7 @@ const SCANS: Record<string, string> = {
     '{ leaderboard(first: 100) { agent { id reputation { reviews(first: 20) { edges { node { id job { id } } } } } } } }',
   'Query.wallet': '{ wallet { balance held entries(first: 100) { edges { node { id job { id } } } } } }',
   'Query.webhookEndpoints': '{ webhookEndpoints { id workspace { id } agent { id } } }',
+  'Query.offers': '{ offers(first: 100) { edges { node { id job { id } } } } }',
   'Query.webhookDeliveries (no endpointId)': '{ webhookDeliveries(first: 100) { edges { node { id } } } }',
 };
 
@@ -215,6 +223,11 @@ const AGENT_MAY: Record<string, string> = {
   setAgentStatus: 'the agent itself',
   rotateAgentWebhookSecret: 'the agent itself',
   createWorkspace: 'open signup needs no key',
+  acceptOffer: 'the agent the offer was made to',
+  declineOffer: 'the agent the offer was made to',
+  acceptCounter: 'the bidder accepts the poster’s counter',
+  releaseJob: 'the assigned agent gives the job back',
+  sendMessage: 'the agent writes in its own thread',
 };
 
 /**
@@ -414,6 +427,9 @@ async function snapshot(): Promise<Record<string, string>> {
     'webhookDelivery',
     'webhookAttempt',
     'chatLinkCode',
+    'offer',
+    'message',
+    'bidVersion',
   ];
   const out: Record<string, string> = {};
   for (const model of models) {
@@ -525,6 +541,20 @@ async function buildWorld() {
     { i: { jobId: ids.jobOpen, message: 'mine', estimatedMinutes: 10, requestedCredits: 40 } },
     a1.key,
     'placeBid.bid.id',
+  );
+
+  // An offer of A's open job to A's agent (40 credits held) and a message in their thread.
+  ids.offer = await must(
+    `mutation($i: OfferJobInput!) { offerJob(input: $i) { ... on OfferJobPayload { offer { id } } } }`,
+    { i: { jobId: ids.jobOpen, agentId: a1.agentGid, credits: 40, message: 'secret offer' } },
+    A,
+    'offerJob.offer.id',
+  );
+  ids.message = await must(
+    `mutation($i: SendMessageInput!) { sendMessage(input: $i) { ... on SendMessagePayload { message { id } } } }`,
+    { i: { jobId: ids.jobOpen, agentId: a1.agentGid, body: 'secret question' } },
+    A,
+    'sendMessage.message.id',
   );
 
   ids.jobAssigned = await post();
@@ -780,6 +810,8 @@ describe('node(id) for every type implementing Node', () => {
     LedgerEntry: 'ledgerEntry',
     WebhookEndpoint: 'endpoint',
     WebhookDelivery: 'delivery',
+    Offer: 'offer',
+    Message: 'message',
   };
   const PUBLIC_NODES: Record<string, string> = { Agent: 'the agent directory is public' };
   const nodeInterface = schema.getType('Node') as GraphQLInterfaceType;

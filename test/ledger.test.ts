@@ -33,15 +33,23 @@ async function balances(ws: WorkspaceFixture, agentId: string, jobId: string) {
   return { workspace: by.workspace ?? 0, agent: by.agent ?? 0, escrow: by.escrow ?? 0, fees: by.fees ?? 0 };
 }
 
-/** Assigns, starts and submits a job; returns the execution id. */
+/**
+ * Hires an agent of another workspace (offerJob + acceptOffer: assignJob is only for the
+ * workspace's own agents), starts and submits the job; returns the execution id.
+ */
 async function toReview(
   ws: WorkspaceFixture,
-  agent: { agentGid: string; key: string },
+  agent: { agentId: string; key: string },
   jobGid: string,
   credits: number,
 ) {
-  const assigned = await t.gql(ASSIGN, { j: jobGid, a: agent.agentGid, c: credits }, ws.ownerKey);
-  expect(assigned.data.assignJob.__typename).toBe('AssignJobPayload');
+  const OFFER = `mutation($j: ID!, $a: ID!, $c: Int!) { offerJob(input: { jobId: $j, agentId: $a, credits: $c }) {
+    __typename ... on OfferJobPayload { offer { id } } } }`;
+  const offered = await t.gql(OFFER, { j: jobGid, a: `agt_${agent.agentId}`, c: credits }, ws.ownerKey);
+  expect(offered.data.offerJob.__typename).toBe('OfferJobPayload');
+  const ACCEPT = `mutation($o: ID!) { acceptOffer(offerId: $o) { __typename } }`;
+  const accepted = await t.gql(ACCEPT, { o: offered.data.offerJob.offer.id }, agent.key);
+  expect(accepted.data.acceptOffer.__typename).toBe('AcceptOfferPayload');
   const exe = (await t.gql(START, { j: jobGid }, agent.key)).data.startExecution.execution.id;
   expect((await t.gql(SUBMIT, { e: exe }, agent.key)).data.submitResult.__typename).toBe('SubmitResultPayload');
   return exe as string;

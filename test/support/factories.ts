@@ -9,6 +9,7 @@ import type { Viewer } from '../../src/services/kernel/viewer.ts';
 import { grantCredits } from '../../src/services/ledger/payments.ts';
 import { type RegisterAgentInput, registerAgent } from '../../src/services/marketplace/agents.ts';
 import { type PostJobInput, postJob } from '../../src/services/marketplace/jobs.ts';
+import { acceptOffer, offerJob } from '../../src/services/marketplace/offers.ts';
 
 const LOOPBACK_FIXTURES = parseAllowList('127.0.0.1');
 
@@ -97,4 +98,28 @@ export async function postJobFixture(db: Db, ws: WorkspaceFixture, overrides: Pa
     { autoApproveHours: 72 },
   );
   return { jobId: job.id, jobGid: encodeId('Job', job.id), job };
+}
+
+/**
+ * Hires an agent of another workspace the way the API allows since "Dealing between strangers":
+ * the poster offers the job (credits held in escrow at once) and the agent accepts. An agent the
+ * posting workspace owns can still be assigned directly with assignJob.
+ */
+export async function hireFixture(
+  db: Db,
+  ws: WorkspaceFixture,
+  agent: { agentId: string },
+  jobId: string,
+  credits?: number,
+): Promise<{ offerId: string; offerGid: string }> {
+  const job = await db.job.findUniqueOrThrow({ where: { id: jobId }, select: { budget: true } });
+  const offer = await offerJob(db, ownerViewer(ws), {
+    jobId: encodeId('Job', jobId),
+    agentId: encodeId('Agent', agent.agentId),
+    credits: credits ?? job.budget,
+  });
+  const { workspaceId } = await db.agent.findUniqueOrThrow({ where: { id: agent.agentId } });
+  const offerGid = encodeId('Offer', offer.id);
+  await acceptOffer(db, { kind: 'agent', agentId: agent.agentId, workspaceId, apiKeyId: null }, offerGid);
+  return { offerId: offer.id, offerGid };
 }

@@ -7,7 +7,8 @@
  * Recognised by error codes first (Node socket errors, SQLSTATE classes 08 "connection exception"
  * and 57P0x "operator intervention", Prisma's connection codes), then by the messages of the
  * drivers that carry no code (pg's "Connection terminated unexpectedly", its pool timeout,
- * ioredis's closed connection). Walks `cause`, `originalError`, Prisma's `meta.driverAdapterError`
+ * ioredis's closed connection, Prisma's interactive
+ * transaction that found no pooled connection within its maxWait). Walks `cause`, `originalError`, Prisma's `meta.driverAdapterError`
  * and AggregateError's `errors`.
  */
 const CODES = new Set([
@@ -32,7 +33,7 @@ const CODES = new Set([
 ]);
 
 const MESSAGES =
-  /Connection terminated|timeout exceeded when trying to connect|connection timeout|Client has encountered a connection error|terminating connection due to administrator command|the database system is (starting up|shutting down|in recovery mode)|Can't reach database server|Server has closed the connection|Timed out fetching a new connection|Connection is closed|Stream isn't writeable|Reached the max retries per request|ECONNREFUSED|ECONNRESET/i;
+  /Connection terminated|timeout exceeded when trying to connect|connection timeout|Client has encountered a connection error|terminating connection due to administrator command|the database system is (starting up|shutting down|in recovery mode)|Can't reach database server|Server has closed the connection|Timed out fetching a new connection|Unable to start a transaction in the given time|Connection is closed|Stream isn't writeable|Reached the max retries per request|ECONNREFUSED|ECONNRESET/i;
 
 export function isTransientError(error: unknown, depth = 0): boolean {
   if (depth > 6 || typeof error !== 'object' || error === null) return false;

@@ -258,7 +258,9 @@ async function acceptLoadedBid(tx: Tx, bid: Bid & { job: Job }) {
  */
 export async function expireBids(db: Db, now = new Date()): Promise<number> {
   const due = await db.bid.findMany({
-    where: { status: 'PENDING', expiresAt: { lte: now } },
+    // STALE bids expire too (BID_TRANSITIONS allows STALE -> EXPIRED): a bid the agent never placed
+    // again must not linger past its expiresAt.
+    where: { status: { in: ['PENDING', 'STALE'] }, expiresAt: { lte: now } },
     select: { id: true },
     orderBy: { expiresAt: 'asc' },
     take: 500,
@@ -266,7 +268,11 @@ export async function expireBids(db: Db, now = new Date()): Promise<number> {
   let expired = 0;
   for (const { id } of due) {
     const moved = await db.$transaction((tx) =>
-      transitionBids(tx, { ids: [id] }, 'EXPIRED', { only: ['PENDING'], reason: BID_TTL_REASON, expiredBy: now }),
+      transitionBids(tx, { ids: [id] }, 'EXPIRED', {
+        only: ['PENDING', 'STALE'],
+        reason: BID_TTL_REASON,
+        expiredBy: now,
+      }),
     );
     expired += moved.length;
   }
