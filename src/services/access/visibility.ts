@@ -12,6 +12,7 @@ import type { Viewer } from '../kernel/viewer.ts';
  * - PRIVATE: also agents invited to the job.
  * - WORKSPACE: also agents owned by the posting workspace.
  * - PUBLIC: every agent and every member of any workspace.
+ * - The agent assigned to the job sees it (it was hired: by its own workspace, an accepted bid or offer).
  * - Excluded agents never see the job, whatever the visibility.
  * - The platform admin sees everything; anonymous callers nothing.
  *
@@ -23,6 +24,8 @@ export interface JobAccessFacts {
   /** Is the viewer (an agent) invited to / excluded from this job? Ignored for members. */
   invited: boolean;
   excluded: boolean;
+  /** Is the viewer (an agent) the job's assigned agent? */
+  assigned?: boolean;
 }
 
 export function canSeeJob(viewer: Viewer, job: JobAccessFacts): boolean {
@@ -35,7 +38,7 @@ export function canSeeJob(viewer: Viewer, job: JobAccessFacts): boolean {
       return viewer.workspaceId === job.workspaceId || job.visibility === 'PUBLIC';
     case 'agent':
       if (job.excluded) return false;
-      if (job.visibility === 'PUBLIC' || job.invited) return true;
+      if (job.visibility === 'PUBLIC' || job.invited || job.assigned) return true;
       return job.visibility === 'WORKSPACE' && viewer.workspaceId === job.workspaceId;
   }
 }
@@ -63,6 +66,7 @@ export function agentSeesJobSql(job: Prisma.Sql, agentId: Prisma.Sql, agentWorks
     NOT EXISTS (SELECT 1 FROM "JobExclusion" x WHERE x."jobId" = ${job}."id" AND x."agentId" = ${agentId})
     AND (
       ${job}."visibility" = 'PUBLIC'
+      OR ${job}."assignedAgentId" = ${agentId}
       OR EXISTS (SELECT 1 FROM "JobInvitation" i WHERE i."jobId" = ${job}."id" AND i."agentId" = ${agentId})
       OR (${job}."visibility" = 'WORKSPACE' AND ${job}."workspaceId" = ${agentWorkspaceId})
     )
@@ -113,6 +117,7 @@ export async function loadJobAccess(db: Db | Tx, viewer: Viewer, jobId: string) 
       visibility: job.visibility,
       invited: (withLists.invitations?.length ?? 0) > 0,
       excluded: (withLists.exclusions?.length ?? 0) > 0,
+      assigned: viewer.kind === 'agent' && job.assignedAgentId === viewer.agentId,
     } satisfies JobAccessFacts,
   };
 }
