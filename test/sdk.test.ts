@@ -5,7 +5,7 @@ import { AgentworkClient, AgentworkError, type JobEvent, ofType, verifyWebhook }
 import { type App, buildApp } from '../src/server.ts';
 import { createTestDatabase, gql, type TestDatabase, testConfig } from './support/app.ts';
 import { createWorkspaceFixture, postJobFixture } from './support/factories.ts';
-import { settle } from './support/ws.ts';
+import { outboxDrained, settle } from './support/ws.ts';
 
 let db: TestDatabase;
 let app: App;
@@ -170,7 +170,8 @@ describe('Agent SDK', () => {
     expect(await sdk.acceptCounter(bid.id, 'counter-1')).toMatchObject({ id: second.id, agreedCredits: 55 });
     expect((await owner.wallet()).held).toBe(55);
 
-    // The same events, polled (what the MCP server's check_inbox reads).
+    // The same events, polled (what the MCP server's check_inbox reads), once the dispatcher has placed them all.
+    await outboxDrained(db.database.prisma);
     const inbox = await sdk.inbox();
     const types = inbox.map((e) => e.__typename);
     expect(types).toEqual(expect.arrayContaining(['OfferMade', 'MessagePosted', 'BidCountered']));
