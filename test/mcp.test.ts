@@ -6,16 +6,25 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type App, buildApp } from '../src/server.ts';
 import { createTestDatabase, gql, type TestDatabase, testConfig } from './support/app.ts';
 import { createAgentFixture, createWorkspaceFixture, postJobFixture } from './support/factories.ts';
+import { outboxDrained } from './support/ws.ts';
 
 const root = resolve(import.meta.dirname, '..');
 const TOOLS = [
+  'accept_counter',
+  'accept_offer',
+  'check_inbox',
+  'decline_offer',
   'get_job',
   'get_wallet',
   'list_jobs',
+  'list_offers',
   'place_bid',
+  'read_messages',
   'record_tool_call',
+  'release_job',
   'report_progress',
   'request_input',
+  'send_message',
   'start_execution',
   'submit_result',
 ];
@@ -173,6 +182,127 @@ describe('MCP server', () => {
       expect(row?.executions[0]?.result).toEqual({ summary: 'A is cheapest monthly.' });
       expect(row?.executions[0]?.toolCalls[0]?.input).toEqual({ q: 'pricing', apiKey: '[redacted]' });
       expect(row?.executions[0]?.artifacts.map((a) => a.name)).toEqual(['report.md']);
+    } finally {
+      await client.close();
+    }
+  }, 60_000);
+
+  it('deals through MCP: check_inbox, offers accepted and declined, messages, a counter accepted, a release', async () => {
+    const { poster, agent, job } = await setup();
+    const client = new Client({ name: 'agentwork-dealing-test', version: '1.0.0' });
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL(`${url}/mcp`), {
+        requestInit: { headers: { authorization: `Bearer ${agent.key}` } },
+      }),
+    );
+    const asPoster = async (query: string, variables: Record<string, unknown>) => {
+      const result = await gql(app, query, variables, poster.ownerKey);
+      return Object.values(result.data as Record<string, any>)[0];
+    };
+    const offer = (jobId: string, credits: number) =>
+      asPoster(
+        `mutation($i: OfferJobInput!) { offerJob(input: $i) { __typename ... on OfferJobPayload { offer { id } } } }`,
+        { i: { jobId, agentId: agent.agentGid, credits, message: 'Would you take this?' } },
+      );
+    try {
+      const empty = await call(client, 'check_inbox');
+      expect(empty.json()).toEqual({ events: [], cursor: null, more: false });
+
+      const made = await offer(job.jobGid, 80);
+      expect(made.__typename).toBe('OfferJobPayload');
+      const offerId = made.offer.id as string;
+
+      // check_inbox reads events once the dispatcher has given them their position.
+      const drained = () => outboxDrained(db.database.prisma);
+      await drained();
+      const inbox = await call(client, 'check_inbox');
+      expect(inbox.isError).toBe(false);
+      const { events, cursor } = inbox.json();
+      expect(events).toEqual([expect.objectContaining({ type: 'OfferMade', offerId, credits: 80, jobId: job.jobGid })]);
+      expect(cursor).toBe(events[0].seq);
+      expect((await call(client, 'check_inbox', { after: cursor })).json().events).toEqual([]);
+      expect((await call(client, 'check_inbox', { after: 'latest' })).isError).toBe(true);
+
+      const offers = await call(client, 'list_offers');
+      expect(offers.json().offers).toEqual([
+        expect.objectContaining({
+          id: offerId,
+          status: 'PENDING',
+          credits: 80,
+          job: expect.objectContaining({ id: job.jobGid }),
+        }),
+      ]);
+
+      const accepted = await call(client, 'accept_offer', { offerId });
+      expect(accepted.isError).toBe(false);
+      expect(accepted.json()).toMatchObject({
+        offer: { status: 'ACCEPTED' },
+        job: { status: 'ASSIGNED', agreedCredits: 80 },
+      });
+      const again = await call(client, 'accept_offer', { offerId });
+      expect(again.isError).toBe(true);
+      expect(again.text).toMatch(/InvalidStateError/);
+
+      const sent = await call(client, 'send_message', { jobId: job.jobGid, body: 'Which currency should I use?' });
+      expect(sent.isError).toBe(false);
+      expect(sent.json()).toMatchObject({ authorKind: 'AGENT', body: 'Which currency should I use?' });
+      const answered = await asPoster(`mutation($i: SendMessageInput!) { sendMessage(input: $i) { __typename } }`, {
+        i: { jobId: job.jobGid, agentId: agent.agentGid, body: 'EUR, please.' },
+      });
+      expect(answered.__typename).toBe('SendMessagePayload');
+      const thread = await call(client, 'read_messages', { jobId: job.jobGid });
+      expect(thread.json().messages.map((m: { authorKind: string; body: string }) => [m.authorKind, m.body])).toEqual([
+        ['AGENT', 'Which currency should I use?'],
+        ['MEMBER', 'EUR, please.'],
+      ]);
+      await drained();
+      const news = (await call(client, 'check_inbox', { after: cursor })).json();
+      expect(news.events).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({ type: 'MessagePosted', authorKind: 'MEMBER', body: 'EUR, please.' }),
+        ]),
+      );
+      expect((await call(client, 'send_message', { jobId: job.jobGid, body: 'bell\u0007' })).isError).toBe(true);
+
+      const released = await call(client, 'release_job', { jobId: job.jobGid, reason: 'Cannot start this week' });
+      expect(released.isError).toBe(false);
+      expect(released.json().status).toBe('OPEN');
+      const rows = await db.database.prisma.offer.findMany({ where: { jobId: job.jobId } });
+      expect(rows.map((o) => o.status)).toEqual(['ACCEPTED']);
+
+      // A second offer declined; then a bid countered by the poster and the counter accepted.
+      const second = await postJobFixture(db.database.prisma, poster, { visibility: 'PUBLIC', budget: 60 });
+      const declinedOffer = (await offer(second.jobGid, 40)).offer.id as string;
+      const declined = await call(client, 'decline_offer', {
+        offerId: declinedOffer,
+        reason: 'Too little for the work',
+      });
+      expect(declined.json()).toMatchObject({
+        id: declinedOffer,
+        status: 'DECLINED',
+        reason: 'Too little for the work',
+      });
+      const bid = await call(client, 'place_bid', {
+        jobId: second.jobGid,
+        message: 'I would do it for 58',
+        estimatedMinutes: 20,
+        requestedCredits: 58,
+      });
+      const bidId = bid.json().id as string;
+      const countered = await asPoster(`mutation($i: CounterBidInput!) { counterBid(input: $i) { __typename } }`, {
+        i: { bidId, requestedCredits: 50, estimatedMinutes: 25, message: 'Meet at 50?' },
+      });
+      expect(countered.__typename).toBe('CounterBidPayload');
+      const detail = (await call(client, 'get_job', { jobId: second.jobGid })).json();
+      expect(detail.bids.edges[0].node.counter).toMatchObject({ requestedCredits: 50, message: 'Meet at 50?' });
+      const counter = await call(client, 'accept_counter', { bidId });
+      expect(counter.isError).toBe(false);
+      expect(counter.json()).toMatchObject({ id: second.jobGid, status: 'ASSIGNED', agreedCredits: 50 });
+      await drained();
+      const types = (await call(client, 'check_inbox', { after: news.cursor }))
+        .json()
+        .events.map((e: { type: string }) => e.type);
+      expect(types).toEqual(expect.arrayContaining(['BidCountered']));
     } finally {
       await client.close();
     }

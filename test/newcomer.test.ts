@@ -182,7 +182,7 @@ describe('REST mirror for a newcomer', () => {
         ids.push(op.operationId);
       }
     }
-    expect(ids.length).toBe(19);
+    expect(ids.length).toBe(26);
     expect(new Set(ids).size).toBe(ids.length);
     expect(ids).toEqual(expect.arrayContaining(['viewer_query', 'placeBid', 'recordToolCall', 'registerAgent']));
   });

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dispatchOnce } from '../src/services/delivery/outbox.ts';
 import { createTestApp, type TestApp } from './support/app.ts';
 import { createAgentFixture, createWorkspaceFixture, postJobFixture } from './support/factories.ts';
 
@@ -43,12 +44,19 @@ describe('REST mirror under /api', () => {
       ['/executions/{executionId}/input-requests', 'post'],
       ['/executions/{executionId}/result', 'post'],
       ['/wallet', 'get'],
+      ['/offers', 'get'],
+      ['/inbox', 'get'],
+      ['/offers/{offerId}/accept', 'post'],
+      ['/offers/{offerId}/decline', 'post'],
+      ['/bids/{bidId}/accept-counter', 'post'],
+      ['/messages', 'post'],
+      ['/jobs/{jobId}/release', 'post'],
     ] as const) {
       expect(doc.paths[path]?.[method], `${method} ${path}`).toBeTruthy();
     }
     // Owner-side operations stay GraphQL-only; SOFA's webhook subscriptions are not offered.
     const all = JSON.stringify(Object.keys(doc.paths));
-    expect(all).not.toMatch(/accept-bid|review-execution|grant-credits|webhook/);
+    expect(all).not.toMatch(/accept-bid|review-execution|grant-credits|webhook|offer-job|counter-bid|withdraw-offer/);
     expect((await rest('/webhook', { body: { subscription: 'x', url: 'http://169.254.169.254/' } })).status).toBe(404);
     // Every operation has a response schema and an id-like path parameter where the path has one.
     for (const [path, ops] of Object.entries<any>(doc.paths)) {
@@ -168,5 +176,84 @@ describe('REST mirror under /api', () => {
     // GraphQL itself is untouched.
     const graphql = await t.gql('{ viewer { id } }', {}, agent.key);
     expect(graphql.data.viewer.id).toBe(agent.agentGid);
+  });
+
+  it('mirrors dealing for the agent: offers, messages, inbox, release, counter-offers', async () => {
+    const poster = await createWorkspaceFixture(t.db.database.prisma);
+    const developer = await createWorkspaceFixture(t.db.database.prisma, { credits: 0 });
+    const agent = await createAgentFixture(t.db.database.prisma, developer);
+    const { jobGid } = await postJobFixture(t.db.database.prisma, poster, { visibility: 'PUBLIC', budget: 90 });
+    const asPoster = async (query: string, variables: Record<string, unknown>) =>
+      Object.values((await t.gql(query, variables, poster.ownerKey)).data as Record<string, any>)[0];
+    const offer = async (jobId: string, credits: number) =>
+      (
+        await asPoster(
+          `mutation($i: OfferJobInput!) { offerJob(input: $i) { ... on OfferJobPayload { offer { id } } } }`,
+          {
+            i: { jobId, agentId: agent.agentGid, credits },
+          },
+        )
+      ).offer.id as string;
+
+    const offerId = await offer(jobGid, 75);
+    const listed = await rest('/offers?status=PENDING', { key: agent.key });
+    expect(listed.status).toBe(200);
+    expect(((await listed.json()) as any).edges.map((e: any) => e.node)).toEqual([
+      expect.objectContaining({ id: offerId, status: 'PENDING', credits: 75 }),
+    ]);
+
+    const accepted = await rest(`/offers/${offerId}/accept`, { key: agent.key, method: 'POST' });
+    expect(accepted.status).toBe(200);
+    expect(await accepted.json()).toMatchObject({
+      offer: { id: offerId, status: 'ACCEPTED' },
+      job: { id: jobGid, status: 'ASSIGNED', agreedCredits: 75 },
+    });
+    const twice = await rest(`/offers/${offerId}/accept`, { key: agent.key, method: 'POST' });
+    expect(twice.status).toBe(409);
+    expect(await twice.json()).toMatchObject({ errors: [{ extensions: { type: 'InvalidStateError' } }] });
+    // The poster's key cannot answer an offer (agent-only, as in GraphQL).
+    expect((await rest(`/offers/${offerId}/decline`, { key: poster.ownerKey, body: {} })).status).toBe(403);
+
+    const message = await rest('/messages', { key: agent.key, body: { jobId: jobGid, body: 'Starting now.' } });
+    expect(message.status).toBe(200);
+    expect(await message.json()).toMatchObject({ message: { body: 'Starting now.', authorKind: 'AGENT' } });
+    const tooLong = await rest('/messages', { key: agent.key, body: { jobId: jobGid, body: 'x'.repeat(100_000) } });
+    expect(tooLong.status).toBe(400);
+    expect(await tooLong.json()).toMatchObject({ errors: [{ extensions: { type: 'ValidationError' } }] });
+    expect(await t.db.database.prisma.message.count({ where: { agentId: agent.agentId } })).toBe(1);
+
+    const released = await rest(`/jobs/${jobGid}/release`, { key: agent.key, body: { reason: 'Ill' } });
+    expect(released.status).toBe(200);
+    expect(await released.json()).toMatchObject({ job: { id: jobGid, status: 'OPEN' } });
+
+    const second = await postJobFixture(t.db.database.prisma, poster, { visibility: 'PUBLIC', budget: 50 });
+    const declined = await rest(`/offers/${await offer(second.jobGid, 20)}/decline`, {
+      key: agent.key,
+      body: { reason: 'Too little' },
+    });
+    expect(await declined.json()).toMatchObject({ offer: { status: 'DECLINED', reason: 'Too little' } });
+    const bid = (await (
+      await rest('/bids', {
+        key: agent.key,
+        body: { jobId: second.jobGid, message: 'For 45', estimatedMinutes: 10, requestedCredits: 45 },
+      })
+    ).json()) as any;
+    const countered = await asPoster(`mutation($i: CounterBidInput!) { counterBid(input: $i) { __typename } }`, {
+      i: { bidId: bid.bid.id, requestedCredits: 40, estimatedMinutes: 15 },
+    });
+    expect(countered.__typename).toBe('CounterBidPayload');
+    const counter = await rest(`/bids/${bid.bid.id}/accept-counter`, {
+      key: agent.key,
+      body: { idempotencyKey: 'c1' },
+    });
+    expect(counter.status).toBe(200);
+    expect(await counter.json()).toMatchObject({ job: { id: second.jobGid, status: 'ASSIGNED', agreedCredits: 40 } });
+
+    // This app is not started (no dispatcher): place the events as the dispatcher would.
+    while ((await dispatchOnce(t.app.db, t.app.pubsub)) > 0) {}
+    const inbox = await rest('/inbox?first=100', { key: agent.key });
+    expect(inbox.status).toBe(200);
+    const types = ((await inbox.json()) as any[]).map((e) => e.type);
+    expect(types).toEqual(expect.arrayContaining(['OfferMade', 'BidCountered']));
   });
 });

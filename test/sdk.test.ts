@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AgentworkClient, AgentworkError, type JobEvent, verifyWebhook } from '../src/sdk/index.ts';
+import { AgentworkClient, AgentworkError, type JobEvent, ofType, verifyWebhook } from '../src/sdk/index.ts';
 import { type App, buildApp } from '../src/server.ts';
 import { createTestDatabase, gql, type TestDatabase, testConfig } from './support/app.ts';
 import { createWorkspaceFixture, postJobFixture } from './support/factories.ts';
-import { settle } from './support/ws.ts';
+import { outboxDrained, settle } from './support/ws.ts';
 
 let db: TestDatabase;
 let app: App;
@@ -102,6 +102,84 @@ describe('Agent SDK', () => {
     const seen: JobEvent[] = [];
     await events.forEach((e) => void seen.push(e)); // closed: ends at once
     expect(seen).toEqual([]);
+  });
+
+  it('deals between strangers: an offer, messages, a release and a counter-offer round trip', async () => {
+    const ws = await createWorkspaceFixture(db.database.prisma);
+    const developer = await createWorkspaceFixture(db.database.prisma, { credits: 0 });
+    const { agent, sdk } = await registeredAgent(developer.ownerKey);
+    await sdk.goOnline();
+    const owner = client(ws.ownerKey);
+    // From position 0: every event of this new agent, so none can slip past before the subscription is live.
+    const events = sdk.agentEvents('0');
+
+    const job = await owner.postJob({ title: 'Translate a page', description: 'FR → EN', budget: 60 });
+    const offer = await owner.offerJob({ jobId: job.id, agentId: agent.id, credits: 50, message: 'Yours?' });
+    expect(offer).toMatchObject({ status: 'PENDING', credits: 50, agent: { id: agent.id } });
+    const made = await events.first(ofType('OfferMade'), 10_000);
+    expect(made).toMatchObject({ offerId: offer.id, credits: 50, jobId: job.id });
+    expect((await sdk.offers(['PENDING'])).edges.map((e) => e.node.id)).toEqual([offer.id]);
+
+    const accepted = await sdk.acceptOffer(offer.id);
+    expect(accepted.offer.status).toBe('ACCEPTED');
+    expect(accepted.job).toMatchObject({ id: job.id, status: 'ASSIGNED', agreedCredits: 50 });
+    expect(accepted.job.startBy).toBeTruthy();
+    expect((await sdk.offers(['PENDING'])).edges).toEqual([]);
+    expect((await sdk.acceptOffer(offer.id).catch((e) => e)).type).toBe('InvalidStateError');
+
+    const sent = await sdk.sendMessage({ jobId: job.id, body: 'Starting within the hour.' });
+    expect(sent).toMatchObject({ authorKind: 'AGENT', body: 'Starting within the hour.', agent: { id: agent.id } });
+    await owner.sendMessage({ jobId: job.id, agentId: agent.id, body: 'Thanks!' });
+    const reply = await events.first((e) => e.__typename === 'MessagePosted' && e.authorKind === 'MEMBER', 10_000);
+    expect(reply).toMatchObject({ body: 'Thanks!', jobId: job.id });
+    const thread = await owner.messages(job.id, { agentId: agent.id });
+    expect(thread.edges.map((e) => e.node.body)).toEqual(['Starting within the hour.', 'Thanks!']);
+    expect((await sdk.messages(job.id)).totalCount).toBe(2);
+    const empty = await sdk.sendMessage({ jobId: job.id, body: '' }).catch((e) => e);
+    expect(empty).toMatchObject({ type: 'ValidationError' });
+
+    const released = await sdk.releaseJob(job.id, 'Double-booked, sorry');
+    expect(released.status).toBe('OPEN');
+    expect((await owner.wallet()).held).toBe(0);
+
+    // Counter-offer round trip on another job.
+    const second = await owner.postJob({
+      title: 'Summarise a report',
+      description: '40 pages',
+      budget: 80,
+      visibility: 'PUBLIC',
+    });
+    const bid = await sdk.placeBid({ jobId: second.id, message: 'Can do', estimatedMinutes: 30, requestedCredits: 70 });
+    const countered = await owner.counterBid({
+      bidId: bid.id,
+      requestedCredits: 55,
+      estimatedMinutes: 45,
+      message: 'Tighter budget',
+    });
+    expect(countered).toMatchObject({ status: 'COUNTERED', counter: { requestedCredits: 55, estimatedMinutes: 45 } });
+    const counterEvent = await events.first(ofType('BidCountered'), 10_000);
+    expect(counterEvent).toMatchObject({ bidId: bid.id, counterCredits: 55, counterMinutes: 45 });
+    const [mine] = await sdk.bids(second.id);
+    expect(mine?.counter?.message).toBe('Tighter budget');
+    expect(mine?.history.map((h) => [h.proposedBy, h.requestedCredits])).toEqual([
+      ['AGENT', 70],
+      ['POSTER', 55],
+    ]);
+    const assigned = await sdk.acceptCounter(bid.id, 'counter-1');
+    expect(assigned).toMatchObject({ id: second.id, status: 'ASSIGNED', agreedCredits: 55 });
+    expect(await sdk.acceptCounter(bid.id, 'counter-1')).toMatchObject({ id: second.id, agreedCredits: 55 });
+    expect((await owner.wallet()).held).toBe(55);
+
+    // The same events, polled (what the MCP server's check_inbox reads), once the dispatcher has placed them all.
+    await outboxDrained(db.database.prisma);
+    const inbox = await sdk.inbox();
+    const types = inbox.map((e) => e.__typename);
+    expect(types).toEqual(expect.arrayContaining(['OfferMade', 'MessagePosted', 'BidCountered']));
+    expect(types.indexOf('OfferMade')).toBeLessThan(types.indexOf('BidCountered'));
+    const last = inbox.at(-1)!.seq;
+    expect(await sdk.inbox(last)).toEqual([]);
+    expect(await sdk.inbox(undefined, 0).catch((e) => e)).toMatchObject({ type: 'BAD_USER_INPUT' });
+    events.close();
   });
 
   it('delivers jobPosted to the agent', async () => {

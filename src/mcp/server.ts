@@ -52,7 +52,11 @@ export function createMcpServer(client: AgentworkClient): McpServer {
     instructions:
       'Agentwork is a jobs marketplace for AI agents. Typical flow: list_jobs → get_job → place_bid; once your bid ' +
       'is accepted (the job is ASSIGNED to you): start_execution → report_progress / record_tool_call (as you work) ' +
-      '→ submit_result. Ask the job poster with request_input when you are blocked. get_wallet shows your earnings.',
+      '→ submit_result. Ask the job poster with request_input when you are blocked. get_wallet shows your earnings. ' +
+      'Posters may also offer you a job directly (list_offers → accept_offer or decline_offer) or answer your bid ' +
+      'with other terms (get_job shows the bid’s `counter`: accept_counter, or place_bid again). Talk with the ' +
+      'poster about a job with send_message / read_messages. Call check_inbox now and then to learn of offers, ' +
+      'counters, messages and assignments; release_job gives back an assignment you cannot start.',
   });
 
   server.registerTool(
@@ -170,9 +174,17 @@ export function createMcpServer(client: AgentworkClient): McpServer {
       inputSchema: {
         executionId: id('The execution', 'exe'),
         question: z.string().min(1).max(2_000),
+        expiresInMinutes: z
+          .number()
+          .int()
+          .min(1)
+          .max(43_200)
+          .optional()
+          .describe('Give up waiting after this many minutes (default 1440): the execution is WORKING again'),
       },
     },
-    ({ executionId, question }) => run(() => client.requestInput(executionId, question)),
+    ({ executionId, question, expiresInMinutes }) =>
+      run(() => client.requestInput(executionId, question, expiresInMinutes)),
   );
 
   server.registerTool(
@@ -201,6 +213,156 @@ export function createMcpServer(client: AgentworkClient): McpServer {
     },
     ({ executionId, result, summary, artifacts }) =>
       run(() => client.submitResult(executionId, result ?? (summary ? { summary } : null), artifacts)),
+  );
+
+  server.registerTool(
+    'check_inbox',
+    {
+      title: 'Check your inbox',
+      description:
+        'Your events since `after`, oldest first: offers made to you (OfferMade, OfferWithdrawn, OfferExpired), ' +
+        'counter-offers on your bids (BidCountered), bids that went STALE because the job changed (BidStale), ' +
+        'messages (MessagePosted), assignments (AgentAssigned), answers to your questions, reviews and payments. ' +
+        'Pass the returned `cursor` as `after` next time to get only what is new; without `after` you get your ' +
+        'history from the start. An empty `events` list means nothing new.',
+      inputSchema: {
+        after: z
+          .string()
+          .regex(/^\d{1,19}$/, 'a cursor returned by check_inbox')
+          .optional()
+          .describe('The `cursor` returned by your last check_inbox call'),
+        first: z.number().int().min(1).max(100).default(50).describe('At most this many events (1-100)'),
+      },
+    },
+    ({ after, first }) =>
+      run(async () => {
+        const events = await client.inbox(after, first);
+        return {
+          events: events.map(({ __typename: _typename, data: _data, ...event }) => event),
+          cursor: events.at(-1)?.seq ?? after ?? null,
+          more: events.length === first,
+        };
+      }),
+  );
+
+  server.registerTool(
+    'list_offers',
+    {
+      title: 'List offers made to you',
+      description:
+        'Jobs a poster offered you directly, newest first, with the job, the credits (already held in escrow for ' +
+        'you), the message and when the offer expires. By default only PENDING offers, the ones you can still ' +
+        'accept_offer or decline_offer.',
+      inputSchema: {
+        status: z
+          .array(z.enum(['PENDING', 'ACCEPTED', 'DECLINED', 'WITHDRAWN', 'EXPIRED']))
+          .min(1)
+          .default(['PENDING'])
+          .describe('Offer statuses to list (default PENDING)'),
+        first: z.number().int().min(1).max(50).default(20).describe('How many offers (1-50)'),
+      },
+    },
+    ({ status, first }) =>
+      run(async () => {
+        const page = await client.offers(status, { first });
+        return { offers: page.edges.map((edge) => edge.node), hasNextPage: page.pageInfo.hasNextPage };
+      }),
+  );
+
+  server.registerTool(
+    'accept_offer',
+    {
+      title: 'Accept an offer',
+      description:
+        'Accepts a PENDING offer: the job becomes ASSIGNED to you at the offered credits (already in escrow). Then ' +
+        'start_execution before the job’s `startBy`, or the assignment lapses and counts against you.',
+      inputSchema: { offerId: id('The offer', 'ofr') },
+    },
+    ({ offerId }) => run(() => client.acceptOffer(offerId)),
+  );
+
+  server.registerTool(
+    'decline_offer',
+    {
+      title: 'Decline an offer',
+      description:
+        'Declines a PENDING offer (the credits go back to the poster). Declining costs you nothing; say why in ' +
+        '`reason` so the poster can make a better offer.',
+      inputSchema: {
+        offerId: id('The offer', 'ofr'),
+        reason: z.string().min(1).max(2_000).optional().describe('Why, for the poster'),
+      },
+    },
+    ({ offerId, reason }) => run(() => client.declineOffer(offerId, reason)),
+  );
+
+  server.registerTool(
+    'accept_counter',
+    {
+      title: 'Accept a counter-offer',
+      description:
+        'Accepts the poster’s counter-offer on your COUNTERED bid (see the bid’s `counter` in get_job, or the ' +
+        'BidCountered event in check_inbox): the job becomes ASSIGNED to you at the countered credits and minutes. ' +
+        'To propose other terms instead, place_bid again.',
+      inputSchema: { bidId: id('Your COUNTERED bid', 'bid') },
+    },
+    ({ bidId }) => run(() => client.acceptCounter(bidId)),
+  );
+
+  server.registerTool(
+    'send_message',
+    {
+      title: 'Message the job’s poster',
+      description:
+        'Writes to the posting team about a job you can see, before bidding (questions) or after (clarifications). ' +
+        'Only you and the posting team see the thread. Plain text, no control characters.',
+      inputSchema: {
+        jobId: id('The job', 'job'),
+        body: z.string().min(1).max(4_000).describe('The message, 1-4000 characters'),
+      },
+    },
+    ({ jobId, body }) => run(() => client.sendMessage({ jobId, body })),
+  );
+
+  server.registerTool(
+    'read_messages',
+    {
+      title: 'Read the messages about a job',
+      description:
+        'Your thread with the posting team about a job, oldest first (authorKind AGENT is you, MEMBER is them). ' +
+        'Page with `after` (the `endCursor` returned).',
+      inputSchema: {
+        jobId: id('The job', 'job'),
+        first: z.number().int().min(1).max(100).default(50).describe('How many messages (1-100)'),
+        after: z.string().max(200).optional().describe('The `endCursor` of the previous page'),
+      },
+    },
+    ({ jobId, first, after }) =>
+      run(async () => {
+        const page = await client.messages(jobId, { first, after });
+        return {
+          messages: page.edges.map((edge) => edge.node),
+          totalCount: page.totalCount,
+          hasNextPage: page.pageInfo.hasNextPage,
+          endCursor: page.pageInfo.endCursor,
+        };
+      }),
+  );
+
+  server.registerTool(
+    'release_job',
+    {
+      title: 'Give back an assigned job',
+      description:
+        'Gives back a job ASSIGNED to you that you have not started: it is OPEN again and the poster’s escrow is ' +
+        'refunded. It counts half a failure against your reliability (a no-show, letting `startBy` pass, counts a ' +
+        'whole one), so release as early as you know.',
+      inputSchema: {
+        jobId: id('The assigned job', 'job'),
+        reason: z.string().min(1).max(2_000).describe('Why, for the poster'),
+      },
+    },
+    ({ jobId, reason }) => run(() => client.releaseJob(jobId, reason)),
   );
 
   server.registerTool(

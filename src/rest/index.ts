@@ -45,7 +45,7 @@ const {
 export const REST_BASE = '/api';
 
 /** Operations an agent uses, mirrored as REST routes. Everything else stays GraphQL-only. */
-const AGENT_QUERIES = ['viewer', 'jobs', 'job', 'recommendedJobs', 'wallet', 'agent', 'agents'];
+const AGENT_QUERIES = ['viewer', 'jobs', 'job', 'recommendedJobs', 'wallet', 'agent', 'agents', 'offers', 'inbox'];
 const AGENT_MUTATIONS = [
   'placeBid',
   'withdrawBid',
@@ -58,6 +58,11 @@ const AGENT_MUTATIONS = [
   'setAgentStatus',
   'updateAgent',
   'openDispute',
+  'acceptOffer',
+  'declineOffer',
+  'acceptCounter',
+  'sendMessage',
+  'releaseJob',
 ];
 
 /** RESTful paths (SOFA's defaults would be `/place-bid`, `/report-progress`, ...). */
@@ -69,12 +74,19 @@ const ROUTES: Record<string, { method: 'GET' | 'POST' | 'PATCH' | 'PUT'; path: s
   'Query.job': { method: 'GET', path: '/jobs/:id', tags: ['jobs'] },
   'Query.recommendedJobs': { method: 'GET', path: '/recommended-jobs', tags: ['jobs'] },
   'Query.wallet': { method: 'GET', path: '/wallet', tags: ['wallet'] },
+  'Query.offers': { method: 'GET', path: '/offers', tags: ['offers'] },
+  'Query.inbox': { method: 'GET', path: '/inbox', tags: ['agents'] },
   'Mutation.setAgentStatus': { method: 'PUT', path: '/agent/status', tags: ['agents'] },
   'Mutation.updateAgent': { method: 'PATCH', path: '/agent', tags: ['agents'] },
   'Mutation.placeBid': { method: 'POST', path: '/bids', tags: ['bids'] },
   'Mutation.withdrawBid': { method: 'POST', path: '/bids/:id/withdraw', tags: ['bids'] },
   'Mutation.startExecution': { method: 'POST', path: '/jobs/:jobId/start', tags: ['executions'] },
   'Mutation.openDispute': { method: 'POST', path: '/jobs/:jobId/disputes', tags: ['jobs'] },
+  'Mutation.releaseJob': { method: 'POST', path: '/jobs/:jobId/release', tags: ['jobs'] },
+  'Mutation.acceptOffer': { method: 'POST', path: '/offers/:offerId/accept', tags: ['offers'] },
+  'Mutation.declineOffer': { method: 'POST', path: '/offers/:offerId/decline', tags: ['offers'] },
+  'Mutation.acceptCounter': { method: 'POST', path: '/bids/:bidId/accept-counter', tags: ['bids'] },
+  'Mutation.sendMessage': { method: 'POST', path: '/messages', tags: ['messages'] },
   'Mutation.reportProgress': { method: 'POST', path: '/executions/:executionId/progress', tags: ['executions'] },
   'Mutation.recordToolCall': { method: 'POST', path: '/executions/:executionId/tool-calls', tags: ['executions'] },
   'Mutation.requestInput': { method: 'POST', path: '/executions/:executionId/input-requests', tags: ['executions'] },
@@ -124,7 +136,16 @@ const OMITTED_FIELDS = new Set([
   'Job.excludedAgents',
   'Job.preferredAgents',
   'Job.acceptedBid',
+  'Message.job',
+  'Offer.agent',
 ]);
+
+/**
+ * SOFA aliases a payload field that clashes with the error members' `message: String!` (SendMessagePayload's
+ * `message: Message!` becomes `messageMessageNonNull`); REST answers use the field's own name, as the OpenAPI
+ * document does.
+ */
+const SOFA_ALIASES: Record<string, string> = { messageMessageNonNull: 'message' };
 
 /**
  * A view of the schema for SOFA: the same resolvers and type names, only the agent-facing root fields (no
@@ -565,6 +586,10 @@ export function restPlugins(): Plugin[] {
         const type = typeof body?.error === 'string' ? body.error : undefined;
         const status = type ? ERROR_STATUS[type] : undefined;
         if (body && type && status) setResponse(json(status, typedErrorBody(body, type)));
+        else if (body && !type && Object.keys(body).some((k) => SOFA_ALIASES[k] && !(SOFA_ALIASES[k] in body))) {
+          const named = Object.entries(body).map(([k, v]) => [SOFA_ALIASES[k] ?? k, v]);
+          setResponse(json(200, Object.fromEntries(named), Object.fromEntries(response.headers)));
+        }
       } catch {
         // not JSON after all: leave it
       }

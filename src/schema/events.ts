@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import {
   canReceiveEvent,
   canSeeJob,
@@ -5,7 +6,7 @@ import {
   loadJobAccess,
   loadVisibleJob,
 } from '../services/access/visibility.ts';
-import type { EventSource } from '../services/delivery/outbox.ts';
+import { CATCH_UP_PAGE, type EventSource, eventsAfter } from '../services/delivery/outbox.ts';
 import type { EventMessage } from '../services/delivery/pubsub.ts';
 import { parsePosition, resumableEvents } from '../services/delivery/resume.ts';
 import { NotFoundError } from '../services/kernel/errors.ts';
@@ -352,6 +353,31 @@ builder.subscriptionFields((t) => ({
     args: { after: t.arg.string({ description: AFTER }) },
     subscribe: (_root, { after }, ctx) => agentEventStream(ctx, resumeAfter(ctx, after)),
     resolve: (message) => message,
+  }),
+}));
+
+const INBOX_FIRST = 50;
+
+builder.queryFields((t) => ({
+  inbox: t.field({
+    type: [JobEventRef],
+    description: `The calling agent’s events (exactly what agentEvents delivers: offers, counters, messages, assignments, reviews, payments, ...) after the position \`after\`, oldest first, at most \`first\` (default ${INBOX_FIRST}, at most ${CATCH_UP_PAGE}). Without \`after\`: from the first. For clients that poll instead of subscribing (the MCP server’s check_inbox): pass the last \`seq\` you received as \`after\`; an empty list means nothing new.`,
+    authScopes: { agent: true },
+    args: {
+      after: t.arg.string({ description: 'The last `seq` you received.' }),
+      first: t.arg.int({ description: `1-${CATCH_UP_PAGE}, default ${INBOX_FIRST}.` }),
+    },
+    resolve: (_root, { after, first }, ctx) => {
+      if (ctx.viewer.kind !== 'agent') throw new NotFoundError('Agent');
+      const limit = parse(z.number().int().min(1).max(CATCH_UP_PAGE), first ?? INBOX_FIRST, ['first']);
+      // The same outbox read the subscription catches up with: the same events, in the same order.
+      return eventsAfter(
+        ctx.db,
+        { topic: 'agent:event', id: ctx.viewer.agentId },
+        parsePosition(after, ['after']) ?? 0n,
+        limit,
+      );
+    },
   }),
 }));
 

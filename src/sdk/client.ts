@@ -4,24 +4,38 @@ import WebSocket from 'ws';
 import { AgentworkError, fromGraphQLError, type Success, unwrapResult } from './errors.ts';
 import {
   AcceptBidDocument,
+  AcceptCounterDocument,
+  AcceptOfferDocument,
   AgentEventsDocument,
   type AgentEventsSubscription,
   type AgentFramework,
   type ArtifactInput,
+  CounterBidDocument,
+  type CounterBidInput,
   CreateWorkspaceDocument,
   type CreateWorkspaceInput,
+  DeclineOfferDocument,
   FailExecutionDocument,
   GrantCreditsDocument,
+  InboxDocument,
+  type InboxQuery,
   JobBidsDocument,
   JobDocument,
   JobEventsDocument,
   type JobEventsSubscription,
   type JobFilter,
+  JobMessagesDocument,
+  type JobMessagesQuery,
   JobPostedDocument,
   type JobPostedSubscription,
   type JobQuery,
   JobsDocument,
   type JobsQuery,
+  OfferJobDocument,
+  type OfferJobInput,
+  type OfferStatus,
+  OffersDocument,
+  type OffersQuery,
   PlaceBidDocument,
   type PlaceBidInput,
   PostJobDocument,
@@ -33,10 +47,13 @@ import {
   RecordToolCallDocument,
   RegisterAgentDocument,
   type RegisterAgentInput,
+  ReleaseJobDocument,
   ReportProgressDocument,
   RequestInputDocument,
   type ReviewDecision,
   ReviewExecutionDocument,
+  SendMessageDocument,
+  type SendMessageInput,
   SetAgentStatusDocument,
   StartExecutionDocument,
   type StepInput,
@@ -49,6 +66,7 @@ import {
   WalletDocument,
   type WalletQuery,
   WithdrawBidDocument,
+  WithdrawOfferDocument,
 } from './generated.ts';
 import { EventStream } from './stream.ts';
 
@@ -80,8 +98,17 @@ export type Viewer = NonNullable<ViewerQuery['viewer']>;
 export type Wallet = WalletQuery['wallet'];
 export type JobEvent = JobEventsSubscription['jobEvents'];
 export type AgentEvent = AgentEventsSubscription['agentEvents'];
+/** One kind of agent event, by `__typename`: `AgentEventOf<'OfferMade'>` has `offerId` and `credits`. */
+export type AgentEventOf<N extends AgentEvent['__typename']> = Extract<AgentEvent, { __typename: N }>;
+/** One kind of job event, by `__typename`. */
+export type JobEventOf<N extends JobEvent['__typename']> = Extract<JobEvent, { __typename: N }>;
 export type PostedJob = JobPostedSubscription['jobPosted'];
 export type JobsPage = JobsQuery['jobs'];
+export type Offer = OffersQuery['offers']['edges'][number]['node'];
+export type OffersPage = OffersQuery['offers'];
+export type Message = NonNullable<JobMessagesQuery['job']>['messages']['edges'][number]['node'];
+export type MessagesPage = NonNullable<JobMessagesQuery['job']>['messages'];
+export type InboxEvent = InboxQuery['inbox'][number];
 
 type Vars = Record<string, unknown>;
 /** The value of an operation's single root field (`{ jobEvents: X }` → X). */
@@ -281,9 +308,61 @@ export class AgentworkClient {
     return this.subscribe(JobPostedDocument, { skills });
   }
 
-  /** The calling agent's events: invited, assigned, bid accepted/rejected, input provided, reviewed, paid, ... */
-  agentEvents(): EventStream<AgentEvent> {
-    return this.subscribe(AgentEventsDocument);
+  /**
+   * The calling agent's events: invited, assigned, offers made/withdrawn/expired, bids accepted/rejected/countered/
+   * stale, messages, input provided or expired, assignment lapsed, reviewed, paid, ... With `after` (a `seq` you
+   * received before), the events since then are replayed first.
+   */
+  agentEvents(after?: string): EventStream<AgentEvent> {
+    return this.subscribe(AgentEventsDocument, after === undefined ? {} : { after });
+  }
+
+  /**
+   * The same events as `agentEvents`, polled: those after `after` (a `seq`), oldest first, at most `first`
+   * (1-100, default 50). Without `after`: from the first. Pass the last event's `seq` next time.
+   */
+  async inbox(after?: string, first?: number): Promise<InboxEvent[]> {
+    return (await this.request(InboxDocument, { after, first })).inbox;
+  }
+
+  /** Offers made to the calling agent (or, with a member key, by its workspace), newest first; filter by status. */
+  async offers(status?: OfferStatus[], page: { first?: number; after?: string } = {}): Promise<OffersPage> {
+    return (await this.request(OffersDocument, { status, ...page })).offers;
+  }
+
+  /** The agent accepts a PENDING offer: the job is ASSIGNED to it at the offer's credits (already in escrow). */
+  async acceptOffer(offerId: string, idempotencyKey?: string) {
+    return payload((await this.request(AcceptOfferDocument, { offerId, idempotencyKey })).acceptOffer);
+  }
+
+  /** The agent declines a PENDING offer; its credits go back to the poster. */
+  async declineOffer(offerId: string, reason?: string) {
+    return payload((await this.request(DeclineOfferDocument, { offerId, reason })).declineOffer).offer;
+  }
+
+  /** The bidder accepts the poster's counter-offer (`Bid.counter`): the job is ASSIGNED at the countered terms. */
+  async acceptCounter(bidId: string, idempotencyKey?: string) {
+    return payload((await this.request(AcceptCounterDocument, { bidId, idempotencyKey })).acceptCounter).job;
+  }
+
+  /**
+   * Writes in the thread of a job and an agent: an agent writes in its own thread (`agentId` implied); the posting
+   * workspace names the agent. Only the two parties see it (`MessagePosted`).
+   */
+  async sendMessage(input: SendMessageInput): Promise<Message> {
+    return payload((await this.request(SendMessageDocument, { input })).sendMessage).sent;
+  }
+
+  /** A job's messages, oldest first: the agent's own thread, or (member key) every thread or that of `agentId`. */
+  async messages(jobId: string, options: { agentId?: string; first?: number; after?: string } = {}) {
+    const { job } = await this.request(JobMessagesDocument, { jobId, ...options });
+    if (!job) throw new AgentworkError('NOT_FOUND', `Job ${jobId} not found`, { resource: 'Job', id: jobId });
+    return job.messages;
+  }
+
+  /** The assigned agent gives an ASSIGNED job back before starting (escrow refunded; counts half a failure). */
+  async releaseJob(jobId: string, reason: string) {
+    return payload((await this.request(ReleaseJobDocument, { jobId, reason })).releaseJob).job;
   }
 
   /** Bids on an OPEN job (bidding again updates your pending bid). */
@@ -351,9 +430,13 @@ export class AgentworkClient {
     }
   }
 
-  /** Asks the job's people a question; the execution is AWAITING_INPUT until a member answers. */
-  async requestInput(executionId: string, question: string) {
-    return payload((await this.request(RequestInputDocument, { executionId, question })).requestInput).inputRequest;
+  /**
+   * Asks the job's people a question; the execution is AWAITING_INPUT until a member answers, or until
+   * `expiresInMinutes` (default 1440) pass: then `InputExpired` and the execution is WORKING again.
+   */
+  async requestInput(executionId: string, question: string, expiresInMinutes?: number) {
+    return payload((await this.request(RequestInputDocument, { executionId, question, expiresInMinutes })).requestInput)
+      .inputRequest;
   }
 
   /** Delivers the result (any JSON) and artifacts: the job goes to REVIEW. */
@@ -398,6 +481,24 @@ export class AgentworkClient {
   /** OWNER/ADMIN accepts a bid: the job is ASSIGNED and the price held in escrow. */
   async acceptBid(bidId: string, idempotencyKey?: string) {
     return payload((await this.request(AcceptBidDocument, { bidId, idempotencyKey })).acceptBid).job;
+  }
+
+  /**
+   * OWNER/ADMIN offers an OPEN job to one agent at a price held in escrow at once; the agent accepts or declines,
+   * you may `withdrawOffer`, and it expires at `expiresAt`.
+   */
+  async offerJob(input: OfferJobInput) {
+    return payload((await this.request(OfferJobDocument, { input })).offerJob).offer;
+  }
+
+  /** OWNER/ADMIN withdraws a PENDING offer; its credits go back. */
+  async withdrawOffer(offerId: string) {
+    return payload((await this.request(WithdrawOfferDocument, { offerId })).withdrawOffer).offer;
+  }
+
+  /** OWNER/ADMIN answers a PENDING bid with other terms: the bid is COUNTERED until the agent accepts or bids again. */
+  async counterBid(input: CounterBidInput) {
+    return payload((await this.request(CounterBidDocument, { input })).counterBid).bid;
   }
 
   async provideInput(inputRequestId: string, answer: string) {

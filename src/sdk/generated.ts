@@ -20,8 +20,19 @@ export type ArtifactInput = {
   url?: string | null | undefined;
 };
 
+export type BidProposer = 'AGENT' | 'POSTER';
+
 /** PENDING → ACCEPTED | REJECTED | WITHDRAWN | EXPIRED; COUNTERED: the poster proposed other terms (`counter`); STALE: the job changed materially, the agent must bid again (README "State machines"). */
 export type BidStatus = 'ACCEPTED' | 'COUNTERED' | 'EXPIRED' | 'PENDING' | 'REJECTED' | 'STALE' | 'WITHDRAWN';
+
+export type CounterBidInput = {
+  bidId: string;
+  estimatedMinutes: number;
+  /** Why, for the agent. */
+  message?: string | null | undefined;
+  /** The credits you propose, ≥ 1. */
+  requestedCredits: number;
+};
 
 export type CreateWorkspaceInput = {
   name: string;
@@ -61,6 +72,27 @@ export type JobVisibility = 'PRIVATE' | 'PUBLIC' | 'WORKSPACE';
 
 /** OWNER and ADMIN administer the workspace (keys, approvals, disputes); MEMBER posts and follows jobs. */
 export type MemberRole = 'ADMIN' | 'MEMBER' | 'OWNER';
+
+export type MessageAuthorKind = 'AGENT' | 'MEMBER';
+
+export type OfferJobInput = {
+  agentId: string;
+  /** The price, ≥ 1; held in escrow at once. */
+  credits: number;
+  estimatedMinutes?: number | null | undefined;
+  /** Default: 72 hours from now; at most 30 days. */
+  expiresAt?: string | null | undefined;
+  /** Replays the first answer for the same key. */
+  idempotencyKey?: string | null | undefined;
+  jobId: string;
+  /** What you want, for the agent. */
+  message?: string | null | undefined;
+  /** Once accepted, minutes the agent has to start (default: the job’s). */
+  startWithinMinutes?: number | null | undefined;
+};
+
+/** PENDING → ACCEPTED | DECLINED | WITHDRAWN | EXPIRED. Every way out but ACCEPTED refunds the held credits. */
+export type OfferStatus = 'ACCEPTED' | 'DECLINED' | 'EXPIRED' | 'PENDING' | 'WITHDRAWN';
 
 export type PlaceBidInput = {
   estimatedMinutes: number;
@@ -126,6 +158,14 @@ export type RegisterAgentInput = {
 };
 
 export type ReviewDecision = 'ACCEPT' | 'REJECT' | 'REQUEST_CHANGES';
+
+export type SendMessageInput = {
+  /** The agent’s thread: required from the poster’s side, implied for an agent. */
+  agentId?: string | null | undefined;
+  /** Plain text, 1-4000 characters, no control characters. */
+  body: string;
+  jobId: string;
+};
 
 export type StepInput = {
   data?: unknown;
@@ -246,6 +286,9 @@ export type JobFieldsFragment = {
   minReputationScore: number | null;
   deadline: string | null;
   autoApproveAt: string | null;
+  startBy: string | null;
+  startWithinMinutes: number;
+  killFeePercent: number;
   createdAt: string;
   updatedAt: string;
 };
@@ -260,6 +303,37 @@ export type BidFieldsFragment = {
   skillMatch: number;
   submittedAt: string;
   expiresAt: string | null;
+  counter: {
+    __typename: 'BidCounter';
+    requestedCredits: number;
+    estimatedMinutes: number;
+    message: string;
+    createdAt: string;
+  } | null;
+};
+
+export type OfferFieldsFragment = {
+  __typename: 'Offer';
+  id: string;
+  status: OfferStatus;
+  credits: number;
+  estimatedMinutes: number | null;
+  message: string;
+  reason: string | null;
+  expiresAt: string;
+  startWithinMinutes: number;
+  respondedAt: string | null;
+  createdAt: string;
+};
+
+export type MessageFieldsFragment = {
+  __typename: 'Message';
+  id: string;
+  body: string;
+  authorKind: MessageAuthorKind;
+  createdAt: string;
+  author: { __typename: 'Agent'; id: string; name: string } | { __typename: 'Member'; id: string; name: string } | null;
+  agent: { __typename: 'Agent'; id: string };
 };
 
 export type ExecutionFieldsFragment = {
@@ -321,6 +395,7 @@ type JobEventFields_AgentPaid_Fragment = {
 
 type JobEventFields_AssignmentLapsed_Fragment = {
   __typename: 'AssignmentLapsed';
+  reason: string | null;
   eventId: string;
   seq: string;
   type: string;
@@ -342,6 +417,10 @@ type JobEventFields_BidAccepted_Fragment = {
 
 type JobEventFields_BidCountered_Fragment = {
   __typename: 'BidCountered';
+  bidId: string;
+  counterCredits: number;
+  counterMinutes: number;
+  counterMessage: string;
   eventId: string;
   seq: string;
   type: string;
@@ -384,6 +463,9 @@ type JobEventFields_BidRejected_Fragment = {
 
 type JobEventFields_BidStale_Fragment = {
   __typename: 'BidStale';
+  bidId: string;
+  changed: Array<string>;
+  reason: string | null;
   eventId: string;
   seq: string;
   type: string;
@@ -485,6 +567,7 @@ type JobEventFields_InputExpired_Fragment = {
   at: string;
   jobId: string | null;
   data: unknown;
+  inputRequest: { __typename: 'InputRequest'; id: string; question: string };
 };
 
 type JobEventFields_InputProvided_Fragment = {
@@ -533,6 +616,7 @@ type JobEventFields_JobPosted_Fragment = {
 
 type JobEventFields_JobReleased_Fragment = {
   __typename: 'JobReleased';
+  reason: string | null;
   eventId: string;
   seq: string;
   type: string;
@@ -567,6 +651,10 @@ type JobEventFields_JobUpdated_Fragment = {
 
 type JobEventFields_MessagePosted_Fragment = {
   __typename: 'MessagePosted';
+  messageId: string;
+  agentId: string | null;
+  authorKind: string;
+  body: string;
   eventId: string;
   seq: string;
   type: string;
@@ -577,6 +665,8 @@ type JobEventFields_MessagePosted_Fragment = {
 
 type JobEventFields_OfferAccepted_Fragment = {
   __typename: 'OfferAccepted';
+  offerId: string;
+  credits: number;
   eventId: string;
   seq: string;
   type: string;
@@ -587,6 +677,9 @@ type JobEventFields_OfferAccepted_Fragment = {
 
 type JobEventFields_OfferDeclined_Fragment = {
   __typename: 'OfferDeclined';
+  offerId: string;
+  credits: number;
+  reason: string | null;
   eventId: string;
   seq: string;
   type: string;
@@ -597,6 +690,9 @@ type JobEventFields_OfferDeclined_Fragment = {
 
 type JobEventFields_OfferExpired_Fragment = {
   __typename: 'OfferExpired';
+  offerId: string;
+  credits: number;
+  reason: string | null;
   eventId: string;
   seq: string;
   type: string;
@@ -607,6 +703,8 @@ type JobEventFields_OfferExpired_Fragment = {
 
 type JobEventFields_OfferMade_Fragment = {
   __typename: 'OfferMade';
+  offerId: string;
+  credits: number;
   eventId: string;
   seq: string;
   type: string;
@@ -617,6 +715,9 @@ type JobEventFields_OfferMade_Fragment = {
 
 type JobEventFields_OfferWithdrawn_Fragment = {
   __typename: 'OfferWithdrawn';
+  offerId: string;
+  credits: number;
+  reason: string | null;
   eventId: string;
   seq: string;
   type: string;
@@ -756,6 +857,9 @@ export type RecommendedJobsQuery = {
     minReputationScore: number | null;
     deadline: string | null;
     autoApproveAt: string | null;
+    startBy: string | null;
+    startWithinMinutes: number;
+    killFeePercent: number;
     createdAt: string;
     updatedAt: string;
   }>;
@@ -788,6 +892,9 @@ export type JobsQuery = {
         minReputationScore: number | null;
         deadline: string | null;
         autoApproveAt: string | null;
+        startBy: string | null;
+        startWithinMinutes: number;
+        killFeePercent: number;
         createdAt: string;
         updatedAt: string;
       };
@@ -817,6 +924,9 @@ export type JobQuery = {
     minReputationScore: number | null;
     deadline: string | null;
     autoApproveAt: string | null;
+    startBy: string | null;
+    startWithinMinutes: number;
+    killFeePercent: number;
     createdAt: string;
     updatedAt: string;
     assignedAgent: { __typename: 'Agent'; id: string; name: string } | null;
@@ -836,6 +946,13 @@ export type JobQuery = {
           submittedAt: string;
           expiresAt: string | null;
           agent: { __typename: 'Agent'; id: string; name: string };
+          counter: {
+            __typename: 'BidCounter';
+            requestedCredits: number;
+            estimatedMinutes: number;
+            message: string;
+            createdAt: string;
+          } | null;
         };
       }>;
     };
@@ -911,11 +1028,508 @@ export type JobBidsQuery = {
           skillMatch: number;
           submittedAt: string;
           expiresAt: string | null;
+          history: Array<{
+            __typename: 'BidTerms';
+            proposedBy: BidProposer;
+            requestedCredits: number;
+            estimatedMinutes: number;
+            message: string;
+            createdAt: string;
+          }>;
           agent: { __typename: 'Agent'; id: string; name: string };
+          counter: {
+            __typename: 'BidCounter';
+            requestedCredits: number;
+            estimatedMinutes: number;
+            message: string;
+            createdAt: string;
+          } | null;
         };
       }>;
     };
   } | null;
+};
+
+export type OffersQueryVariables = Exact<{
+  status?: Array<OfferStatus> | OfferStatus | null | undefined;
+  first?: number | null | undefined;
+  after?: string | null | undefined;
+}>;
+
+export type OffersQuery = {
+  __typename: 'Query';
+  offers: {
+    __typename: 'QueryOffersConnection';
+    edges: Array<{
+      __typename: 'QueryOffersConnectionEdge';
+      node: {
+        __typename: 'Offer';
+        id: string;
+        status: OfferStatus;
+        credits: number;
+        estimatedMinutes: number | null;
+        message: string;
+        reason: string | null;
+        expiresAt: string;
+        startWithinMinutes: number;
+        respondedAt: string | null;
+        createdAt: string;
+        job: {
+          __typename: 'Job';
+          id: string;
+          title: string;
+          description: string;
+          status: JobStatus;
+          budget: number;
+          agreedCredits: number | null;
+          visibility: JobVisibility;
+          priority: JobPriority;
+          requiredSkills: Array<string>;
+          requiredTools: Array<string>;
+          minReputationScore: number | null;
+          deadline: string | null;
+          autoApproveAt: string | null;
+          startBy: string | null;
+          startWithinMinutes: number;
+          killFeePercent: number;
+          createdAt: string;
+          updatedAt: string;
+        };
+        agent: { __typename: 'Agent'; id: string; name: string };
+      };
+    }>;
+    pageInfo: { __typename: 'PageInfo'; hasNextPage: boolean; endCursor: string | null };
+  };
+};
+
+export type JobMessagesQueryVariables = Exact<{
+  jobId: string;
+  agentId?: string | null | undefined;
+  first?: number | null | undefined;
+  after?: string | null | undefined;
+}>;
+
+export type JobMessagesQuery = {
+  __typename: 'Query';
+  job: {
+    __typename: 'Job';
+    id: string;
+    messages: {
+      __typename: 'JobMessagesConnection';
+      totalCount: number;
+      edges: Array<{
+        __typename: 'JobMessagesConnectionEdge';
+        node: {
+          __typename: 'Message';
+          id: string;
+          body: string;
+          authorKind: MessageAuthorKind;
+          createdAt: string;
+          author:
+            | { __typename: 'Agent'; id: string; name: string }
+            | { __typename: 'Member'; id: string; name: string }
+            | null;
+          agent: { __typename: 'Agent'; id: string };
+        };
+      }>;
+      pageInfo: { __typename: 'PageInfo'; hasNextPage: boolean; endCursor: string | null };
+    };
+  } | null;
+};
+
+export type InboxQueryVariables = Exact<{
+  after?: string | null | undefined;
+  first?: number | null | undefined;
+}>;
+
+export type InboxQuery = {
+  __typename: 'Query';
+  inbox: Array<
+    | {
+        __typename: 'AccessRevoked';
+        eventId: string;
+        seq: string;
+        type: string;
+        at: string;
+        jobId: string | null;
+        data: unknown;
+      }
+    | {
+        __typename: 'AgentAssigned';
+        credits: number;
+        eventId: string;
+        seq: string;
+        type: string;
+        at: string;
+        jobId: string | null;
+        data: unknown;
+      }
+    | {
+        __typename: 'AgentInvited';
+        eventId: string;
+        seq: string;
+        type: string;
+        at: string;
+        jobId: string | null;
+        data: unknown;
+      }
+    | {
+        __typename: 'AgentPaid';
+        credits: number;
+        fee: number;
+        eventId: string;
+        seq: string;
+        type: string;
+        at: string;
+        jobId: string | null;
+        data: unknown;
+      }
+    | {
+        __typename: 'AssignmentLapsed';
+        reason: string | null;
+        eventId: string;
+        seq: string;
+        type: string;
+        at: string;
+        jobId: string | null;
+        data: unknown;
+      }
+    | {
+        __typename: 'BidAccepted';
+        bidId: string;
+        eventId: string;
+        seq: string;
+        type: string;
+        at: string;
+        jobId: string | null;
+        data: unknown;
+      }
+    | {
+        __typename: 'BidCountered';
+        bidId: string;
+        counterCredits: number;
+        counterMinutes: number;
+        counterMessage: string;
+        eventId: string;
+        seq: string;
+        type: string;
+        at: string;
+        jobId: string | null;
+        data: unknown;
+      }
+    | {
+        __typename: 'BidExpired';
+        eventId: string;
+        seq: string;
+        type: string;
+        at: string;
+        jobId: string | null;
+        data: unknown;
+      }
+    | {
+        __typename: 'BidPlaced';
+        bidId: string;
+        eventId: string;
+        seq: string;
+        type: string;
+        at: string;
+        jobId: string | null;
+        data: unknown;
+      }
+    | {
+        __typename: 'BidRejected';
+        bidId: string;
+        eventId: string;
+        seq: string;
+        type: string;
+        at: string;
+        jobId: string | null;
+        data: unknown;
+      }
+    | {
+        __typename: 'BidStale';
+        bidId: string;
+        changed: Array<string>;
+        reason: string | null;
+        eventId: string;
+        seq: string;
+        type: string;
+        at: string;
+        jobId: string | null;
+        data: unknown;
+      }
+    | {
+        __typename: 'BidWithdrawn';
+        bidId: string;
+        eventId: string;
+        seq: string;
+        type: string;
+        at: string;
+        jobId: string | null;
+        data: unknown;
+      }
+    | {
+        __typename: 'ChangesRequested';
+        executionId: string | null;
+        notes: string | null;
+        eventId: string;
+        seq: string;
+        type: string;
+        at: string;
+        jobId: string | null;
+        data: unknown;
+      }
+    | {
+        __typename: 'DisputeOpened';
+        disputeId: string;
+        eventId: string;
+        seq: string;
+        type: string;
+        at: string;
+        jobId: string | null;
+        data: unknown;
+        disputeReason: string;
+      }
+    | {
+        __typename: 'DisputeResolved';
+        disputeId: string;
+        outcome: string;
+        eventId: string;
+        seq: string;
+        type: string;
+        at: string;
+        jobId: string | null;
+        data: unknown;
+      }
+    | {
+        __typename: 'ExecutionProgressed';
+        executionId: string | null;
+        progress: number;
+        status: ExecutionStatus;
+        reason: string | null;
+        eventId: string;
+        seq: string;
+        type: string;
+        at: string;
+        jobId: string | null;
+        data: unknown;
+      }
+    | {
+        __typename: 'ExecutionReviewed';
+        executionId: string | null;
+        decision: string;
+        rating: number | null;
+        notes: string | null;
+        eventId: string;
+        seq: string;
+        type: string;
+        at: string;
+        jobId: string | null;
+        data: unknown;
+      }
+    | {
+        __typename: 'GenericJobEvent';
+        eventId: string;
+        seq: string;
+        type: string;
+        at: string;
+        jobId: string | null;
+        data: unknown;
+      }
+    | {
+        __typename: 'InputExpired';
+        eventId: string;
+        seq: string;
+        type: string;
+        at: string;
+        jobId: string | null;
+        data: unknown;
+        inputRequest: { __typename: 'InputRequest'; id: string; question: string };
+      }
+    | {
+        __typename: 'InputProvided';
+        executionId: string | null;
+        eventId: string;
+        seq: string;
+        type: string;
+        at: string;
+        jobId: string | null;
+        data: unknown;
+        inputRequest: { __typename: 'InputRequest'; id: string; question: string; answer: string | null };
+      }
+    | {
+        __typename: 'InputRequested';
+        executionId: string | null;
+        eventId: string;
+        seq: string;
+        type: string;
+        at: string;
+        jobId: string | null;
+        data: unknown;
+        inputRequest: { __typename: 'InputRequest'; id: string; question: string };
+      }
+    | {
+        __typename: 'JobCancelled';
+        eventId: string;
+        seq: string;
+        type: string;
+        at: string;
+        jobId: string | null;
+        data: unknown;
+      }
+    | {
+        __typename: 'JobPosted';
+        eventId: string;
+        seq: string;
+        type: string;
+        at: string;
+        jobId: string | null;
+        data: unknown;
+      }
+    | {
+        __typename: 'JobReleased';
+        reason: string | null;
+        eventId: string;
+        seq: string;
+        type: string;
+        at: string;
+        jobId: string | null;
+        data: unknown;
+      }
+    | {
+        __typename: 'JobStatusChanged';
+        from: JobStatus;
+        to: JobStatus;
+        reason: string | null;
+        eventId: string;
+        seq: string;
+        type: string;
+        at: string;
+        jobId: string | null;
+        data: unknown;
+      }
+    | {
+        __typename: 'JobUpdated';
+        fields: Array<string>;
+        eventId: string;
+        seq: string;
+        type: string;
+        at: string;
+        jobId: string | null;
+        data: unknown;
+      }
+    | {
+        __typename: 'MessagePosted';
+        messageId: string;
+        agentId: string | null;
+        authorKind: string;
+        body: string;
+        eventId: string;
+        seq: string;
+        type: string;
+        at: string;
+        jobId: string | null;
+        data: unknown;
+      }
+    | {
+        __typename: 'OfferAccepted';
+        offerId: string;
+        credits: number;
+        eventId: string;
+        seq: string;
+        type: string;
+        at: string;
+        jobId: string | null;
+        data: unknown;
+      }
+    | {
+        __typename: 'OfferDeclined';
+        offerId: string;
+        credits: number;
+        reason: string | null;
+        eventId: string;
+        seq: string;
+        type: string;
+        at: string;
+        jobId: string | null;
+        data: unknown;
+      }
+    | {
+        __typename: 'OfferExpired';
+        offerId: string;
+        credits: number;
+        reason: string | null;
+        eventId: string;
+        seq: string;
+        type: string;
+        at: string;
+        jobId: string | null;
+        data: unknown;
+      }
+    | {
+        __typename: 'OfferMade';
+        offerId: string;
+        credits: number;
+        eventId: string;
+        seq: string;
+        type: string;
+        at: string;
+        jobId: string | null;
+        data: unknown;
+      }
+    | {
+        __typename: 'OfferWithdrawn';
+        offerId: string;
+        credits: number;
+        reason: string | null;
+        eventId: string;
+        seq: string;
+        type: string;
+        at: string;
+        jobId: string | null;
+        data: unknown;
+      }
+    | {
+        __typename: 'ResultSubmitted';
+        executionId: string | null;
+        artifactCount: number;
+        autoApproveAt: string | null;
+        eventId: string;
+        seq: string;
+        type: string;
+        at: string;
+        jobId: string | null;
+        data: unknown;
+      }
+    | {
+        __typename: 'StepAdded';
+        executionId: string | null;
+        eventId: string;
+        seq: string;
+        type: string;
+        at: string;
+        jobId: string | null;
+        data: unknown;
+        step: { __typename: 'ExecutionStep'; index: number; kind: string; message: string; data: unknown };
+      }
+    | {
+        __typename: 'ToolCallRecorded';
+        executionId: string | null;
+        eventId: string;
+        seq: string;
+        type: string;
+        at: string;
+        jobId: string | null;
+        data: unknown;
+        toolCall: {
+          __typename: 'ToolCall';
+          tool: string;
+          server: string | null;
+          status: ToolCallStatus;
+          durationMs: number | null;
+        };
+      }
+  >;
 };
 
 export type WalletQueryVariables = Exact<{
@@ -1040,6 +1654,13 @@ export type PlaceBidMutation = {
           submittedAt: string;
           expiresAt: string | null;
           job: { __typename: 'Job'; id: string };
+          counter: {
+            __typename: 'BidCounter';
+            requestedCredits: number;
+            estimatedMinutes: number;
+            message: string;
+            createdAt: string;
+          } | null;
         };
       }
     | {
@@ -1076,6 +1697,13 @@ export type WithdrawBidMutation = {
           skillMatch: number;
           submittedAt: string;
           expiresAt: string | null;
+          counter: {
+            __typename: 'BidCounter';
+            requestedCredits: number;
+            estimatedMinutes: number;
+            message: string;
+            createdAt: string;
+          } | null;
         };
       };
 };
@@ -1178,6 +1806,7 @@ export type RecordToolCallMutation = {
 export type RequestInputMutationVariables = Exact<{
   executionId: string;
   question: string;
+  expiresInMinutes?: number | null | undefined;
 }>;
 
 export type RequestInputMutation = {
@@ -1195,6 +1824,7 @@ export type RequestInputMutation = {
           answer: string | null;
           askedAt: string;
           answeredAt: string | null;
+          expiresAt: string | null;
         };
       }
     | {
@@ -1263,6 +1893,216 @@ export type FailExecutionMutation = {
     | { __typename: 'ForbiddenError'; message: string }
     | { __typename: 'InvalidStateError'; currentStatus: string; message: string }
     | { __typename: 'NotFoundError'; resource: string; id: string | null; message: string }
+    | {
+        __typename: 'ValidationError';
+        message: string;
+        issues: Array<{ __typename: 'ValidationIssue'; path: Array<string>; message: string }>;
+      };
+};
+
+export type AcceptOfferMutationVariables = Exact<{
+  offerId: string;
+  idempotencyKey?: string | null | undefined;
+}>;
+
+export type AcceptOfferMutation = {
+  __typename: 'Mutation';
+  acceptOffer:
+    | {
+        __typename: 'AcceptOfferPayload';
+        offer: {
+          __typename: 'Offer';
+          id: string;
+          status: OfferStatus;
+          credits: number;
+          estimatedMinutes: number | null;
+          message: string;
+          reason: string | null;
+          expiresAt: string;
+          startWithinMinutes: number;
+          respondedAt: string | null;
+          createdAt: string;
+        };
+        job: {
+          __typename: 'Job';
+          id: string;
+          title: string;
+          description: string;
+          status: JobStatus;
+          budget: number;
+          agreedCredits: number | null;
+          visibility: JobVisibility;
+          priority: JobPriority;
+          requiredSkills: Array<string>;
+          requiredTools: Array<string>;
+          minReputationScore: number | null;
+          deadline: string | null;
+          autoApproveAt: string | null;
+          startBy: string | null;
+          startWithinMinutes: number;
+          killFeePercent: number;
+          createdAt: string;
+          updatedAt: string;
+        };
+      }
+    | { __typename: 'ConflictError'; message: string }
+    | { __typename: 'ForbiddenError'; message: string }
+    | { __typename: 'InvalidStateError'; currentStatus: string; message: string }
+    | { __typename: 'NotEligibleError'; reasons: Array<string>; message: string }
+    | { __typename: 'NotFoundError'; resource: string; id: string | null; message: string }
+    | {
+        __typename: 'ValidationError';
+        message: string;
+        issues: Array<{ __typename: 'ValidationIssue'; path: Array<string>; message: string }>;
+      };
+};
+
+export type DeclineOfferMutationVariables = Exact<{
+  offerId: string;
+  reason?: string | null | undefined;
+}>;
+
+export type DeclineOfferMutation = {
+  __typename: 'Mutation';
+  declineOffer:
+    | {
+        __typename: 'DeclineOfferPayload';
+        offer: {
+          __typename: 'Offer';
+          id: string;
+          status: OfferStatus;
+          credits: number;
+          estimatedMinutes: number | null;
+          message: string;
+          reason: string | null;
+          expiresAt: string;
+          startWithinMinutes: number;
+          respondedAt: string | null;
+          createdAt: string;
+        };
+      }
+    | { __typename: 'ForbiddenError'; message: string }
+    | { __typename: 'InvalidStateError'; currentStatus: string; message: string }
+    | { __typename: 'NotFoundError'; resource: string; id: string | null; message: string }
+    | {
+        __typename: 'ValidationError';
+        message: string;
+        issues: Array<{ __typename: 'ValidationIssue'; path: Array<string>; message: string }>;
+      };
+};
+
+export type AcceptCounterMutationVariables = Exact<{
+  bidId: string;
+  idempotencyKey?: string | null | undefined;
+}>;
+
+export type AcceptCounterMutation = {
+  __typename: 'Mutation';
+  acceptCounter:
+    | {
+        __typename: 'AcceptCounterPayload';
+        job: {
+          __typename: 'Job';
+          id: string;
+          title: string;
+          description: string;
+          status: JobStatus;
+          budget: number;
+          agreedCredits: number | null;
+          visibility: JobVisibility;
+          priority: JobPriority;
+          requiredSkills: Array<string>;
+          requiredTools: Array<string>;
+          minReputationScore: number | null;
+          deadline: string | null;
+          autoApproveAt: string | null;
+          startBy: string | null;
+          startWithinMinutes: number;
+          killFeePercent: number;
+          createdAt: string;
+          updatedAt: string;
+        };
+      }
+    | { __typename: 'ConflictError'; message: string }
+    | { __typename: 'ForbiddenError'; message: string }
+    | { __typename: 'InsufficientCreditsError'; available: number; required: number; message: string }
+    | { __typename: 'InvalidStateError'; currentStatus: string; message: string }
+    | { __typename: 'NotEligibleError'; reasons: Array<string>; message: string }
+    | { __typename: 'NotFoundError'; resource: string; id: string | null; message: string }
+    | {
+        __typename: 'ValidationError';
+        message: string;
+        issues: Array<{ __typename: 'ValidationIssue'; path: Array<string>; message: string }>;
+      };
+};
+
+export type SendMessageMutationVariables = Exact<{
+  input: SendMessageInput;
+}>;
+
+export type SendMessageMutation = {
+  __typename: 'Mutation';
+  sendMessage:
+    | { __typename: 'ForbiddenError'; message: string }
+    | { __typename: 'NotEligibleError'; reasons: Array<string>; message: string }
+    | { __typename: 'NotFoundError'; resource: string; id: string | null; message: string }
+    | {
+        __typename: 'SendMessagePayload';
+        sent: {
+          __typename: 'Message';
+          id: string;
+          body: string;
+          authorKind: MessageAuthorKind;
+          createdAt: string;
+          author:
+            | { __typename: 'Agent'; id: string; name: string }
+            | { __typename: 'Member'; id: string; name: string }
+            | null;
+          agent: { __typename: 'Agent'; id: string };
+        };
+      }
+    | {
+        __typename: 'ValidationError';
+        message: string;
+        issues: Array<{ __typename: 'ValidationIssue'; path: Array<string>; message: string }>;
+      };
+};
+
+export type ReleaseJobMutationVariables = Exact<{
+  jobId: string;
+  reason: string;
+}>;
+
+export type ReleaseJobMutation = {
+  __typename: 'Mutation';
+  releaseJob:
+    | { __typename: 'ForbiddenError'; message: string }
+    | { __typename: 'InvalidStateError'; currentStatus: string; message: string }
+    | { __typename: 'NotFoundError'; resource: string; id: string | null; message: string }
+    | {
+        __typename: 'ReleaseJobPayload';
+        job: {
+          __typename: 'Job';
+          id: string;
+          title: string;
+          description: string;
+          status: JobStatus;
+          budget: number;
+          agreedCredits: number | null;
+          visibility: JobVisibility;
+          priority: JobPriority;
+          requiredSkills: Array<string>;
+          requiredTools: Array<string>;
+          minReputationScore: number | null;
+          deadline: string | null;
+          autoApproveAt: string | null;
+          startBy: string | null;
+          startWithinMinutes: number;
+          killFeePercent: number;
+          createdAt: string;
+          updatedAt: string;
+        };
+      }
     | {
         __typename: 'ValidationError';
         message: string;
@@ -1391,6 +2231,9 @@ export type PostJobMutation = {
           minReputationScore: number | null;
           deadline: string | null;
           autoApproveAt: string | null;
+          startBy: string | null;
+          startWithinMinutes: number;
+          killFeePercent: number;
           createdAt: string;
           updatedAt: string;
         };
@@ -1427,6 +2270,9 @@ export type AcceptBidMutation = {
           minReputationScore: number | null;
           deadline: string | null;
           autoApproveAt: string | null;
+          startBy: string | null;
+          startWithinMinutes: number;
+          killFeePercent: number;
           createdAt: string;
           updatedAt: string;
         };
@@ -1499,6 +2345,9 @@ export type ReviewExecutionMutation = {
           minReputationScore: number | null;
           deadline: string | null;
           autoApproveAt: string | null;
+          startBy: string | null;
+          startWithinMinutes: number;
+          killFeePercent: number;
           createdAt: string;
           updatedAt: string;
         };
@@ -1521,7 +2370,118 @@ export type ReviewExecutionMutation = {
       };
 };
 
-export type AgentEventsSubscriptionVariables = Exact<{ [key: string]: never }>;
+export type OfferJobMutationVariables = Exact<{
+  input: OfferJobInput;
+}>;
+
+export type OfferJobMutation = {
+  __typename: 'Mutation';
+  offerJob:
+    | { __typename: 'ConflictError'; message: string }
+    | { __typename: 'ForbiddenError'; message: string }
+    | { __typename: 'InsufficientCreditsError'; available: number; required: number; message: string }
+    | { __typename: 'InvalidStateError'; currentStatus: string; message: string }
+    | { __typename: 'NotEligibleError'; reasons: Array<string>; message: string }
+    | { __typename: 'NotFoundError'; resource: string; id: string | null; message: string }
+    | {
+        __typename: 'OfferJobPayload';
+        offer: {
+          __typename: 'Offer';
+          id: string;
+          status: OfferStatus;
+          credits: number;
+          estimatedMinutes: number | null;
+          message: string;
+          reason: string | null;
+          expiresAt: string;
+          startWithinMinutes: number;
+          respondedAt: string | null;
+          createdAt: string;
+          job: { __typename: 'Job'; id: string };
+          agent: { __typename: 'Agent'; id: string; name: string };
+        };
+      }
+    | {
+        __typename: 'ValidationError';
+        message: string;
+        issues: Array<{ __typename: 'ValidationIssue'; path: Array<string>; message: string }>;
+      };
+};
+
+export type WithdrawOfferMutationVariables = Exact<{
+  offerId: string;
+}>;
+
+export type WithdrawOfferMutation = {
+  __typename: 'Mutation';
+  withdrawOffer:
+    | { __typename: 'ForbiddenError'; message: string }
+    | { __typename: 'InvalidStateError'; currentStatus: string; message: string }
+    | { __typename: 'NotFoundError'; resource: string; id: string | null; message: string }
+    | {
+        __typename: 'ValidationError';
+        message: string;
+        issues: Array<{ __typename: 'ValidationIssue'; path: Array<string>; message: string }>;
+      }
+    | {
+        __typename: 'WithdrawOfferPayload';
+        offer: {
+          __typename: 'Offer';
+          id: string;
+          status: OfferStatus;
+          credits: number;
+          estimatedMinutes: number | null;
+          message: string;
+          reason: string | null;
+          expiresAt: string;
+          startWithinMinutes: number;
+          respondedAt: string | null;
+          createdAt: string;
+        };
+      };
+};
+
+export type CounterBidMutationVariables = Exact<{
+  input: CounterBidInput;
+}>;
+
+export type CounterBidMutation = {
+  __typename: 'Mutation';
+  counterBid:
+    | {
+        __typename: 'CounterBidPayload';
+        bid: {
+          __typename: 'Bid';
+          id: string;
+          status: BidStatus;
+          message: string;
+          estimatedMinutes: number;
+          requestedCredits: number;
+          skillMatch: number;
+          submittedAt: string;
+          expiresAt: string | null;
+          counter: {
+            __typename: 'BidCounter';
+            requestedCredits: number;
+            estimatedMinutes: number;
+            message: string;
+            createdAt: string;
+          } | null;
+        };
+      }
+    | { __typename: 'ForbiddenError'; message: string }
+    | { __typename: 'InvalidStateError'; currentStatus: string; message: string }
+    | { __typename: 'NotFoundError'; resource: string; id: string | null; message: string }
+    | {
+        __typename: 'ValidationError';
+        message: string;
+        issues: Array<{ __typename: 'ValidationIssue'; path: Array<string>; message: string }>;
+      };
+};
+
+export type AgentEventsSubscriptionVariables = Exact<{
+  after?: string | null | undefined;
+}>;
 
 export type AgentEventsSubscription = {
   __typename: 'Subscription';
@@ -1567,6 +2527,7 @@ export type AgentEventsSubscription = {
       }
     | {
         __typename: 'AssignmentLapsed';
+        reason: string | null;
         eventId: string;
         seq: string;
         type: string;
@@ -1586,6 +2547,10 @@ export type AgentEventsSubscription = {
       }
     | {
         __typename: 'BidCountered';
+        bidId: string;
+        counterCredits: number;
+        counterMinutes: number;
+        counterMessage: string;
         eventId: string;
         seq: string;
         type: string;
@@ -1624,6 +2589,9 @@ export type AgentEventsSubscription = {
       }
     | {
         __typename: 'BidStale';
+        bidId: string;
+        changed: Array<string>;
+        reason: string | null;
         eventId: string;
         seq: string;
         type: string;
@@ -1717,6 +2685,7 @@ export type AgentEventsSubscription = {
         at: string;
         jobId: string | null;
         data: unknown;
+        inputRequest: { __typename: 'InputRequest'; id: string; question: string };
       }
     | {
         __typename: 'InputProvided';
@@ -1760,6 +2729,7 @@ export type AgentEventsSubscription = {
       }
     | {
         __typename: 'JobReleased';
+        reason: string | null;
         eventId: string;
         seq: string;
         type: string;
@@ -1791,6 +2761,10 @@ export type AgentEventsSubscription = {
       }
     | {
         __typename: 'MessagePosted';
+        messageId: string;
+        agentId: string | null;
+        authorKind: string;
+        body: string;
         eventId: string;
         seq: string;
         type: string;
@@ -1800,6 +2774,8 @@ export type AgentEventsSubscription = {
       }
     | {
         __typename: 'OfferAccepted';
+        offerId: string;
+        credits: number;
         eventId: string;
         seq: string;
         type: string;
@@ -1809,6 +2785,9 @@ export type AgentEventsSubscription = {
       }
     | {
         __typename: 'OfferDeclined';
+        offerId: string;
+        credits: number;
+        reason: string | null;
         eventId: string;
         seq: string;
         type: string;
@@ -1818,6 +2797,9 @@ export type AgentEventsSubscription = {
       }
     | {
         __typename: 'OfferExpired';
+        offerId: string;
+        credits: number;
+        reason: string | null;
         eventId: string;
         seq: string;
         type: string;
@@ -1827,6 +2809,8 @@ export type AgentEventsSubscription = {
       }
     | {
         __typename: 'OfferMade';
+        offerId: string;
+        credits: number;
         eventId: string;
         seq: string;
         type: string;
@@ -1836,6 +2820,9 @@ export type AgentEventsSubscription = {
       }
     | {
         __typename: 'OfferWithdrawn';
+        offerId: string;
+        credits: number;
+        reason: string | null;
         eventId: string;
         seq: string;
         type: string;
@@ -1906,6 +2893,9 @@ export type JobPostedSubscription = {
     minReputationScore: number | null;
     deadline: string | null;
     autoApproveAt: string | null;
+    startBy: string | null;
+    startWithinMinutes: number;
+    killFeePercent: number;
     createdAt: string;
     updatedAt: string;
   };
@@ -1959,6 +2949,7 @@ export type JobEventsSubscription = {
       }
     | {
         __typename: 'AssignmentLapsed';
+        reason: string | null;
         eventId: string;
         seq: string;
         type: string;
@@ -1978,6 +2969,10 @@ export type JobEventsSubscription = {
       }
     | {
         __typename: 'BidCountered';
+        bidId: string;
+        counterCredits: number;
+        counterMinutes: number;
+        counterMessage: string;
         eventId: string;
         seq: string;
         type: string;
@@ -2016,6 +3011,9 @@ export type JobEventsSubscription = {
       }
     | {
         __typename: 'BidStale';
+        bidId: string;
+        changed: Array<string>;
+        reason: string | null;
         eventId: string;
         seq: string;
         type: string;
@@ -2109,6 +3107,7 @@ export type JobEventsSubscription = {
         at: string;
         jobId: string | null;
         data: unknown;
+        inputRequest: { __typename: 'InputRequest'; id: string; question: string };
       }
     | {
         __typename: 'InputProvided';
@@ -2152,6 +3151,7 @@ export type JobEventsSubscription = {
       }
     | {
         __typename: 'JobReleased';
+        reason: string | null;
         eventId: string;
         seq: string;
         type: string;
@@ -2183,6 +3183,10 @@ export type JobEventsSubscription = {
       }
     | {
         __typename: 'MessagePosted';
+        messageId: string;
+        agentId: string | null;
+        authorKind: string;
+        body: string;
         eventId: string;
         seq: string;
         type: string;
@@ -2192,6 +3196,8 @@ export type JobEventsSubscription = {
       }
     | {
         __typename: 'OfferAccepted';
+        offerId: string;
+        credits: number;
         eventId: string;
         seq: string;
         type: string;
@@ -2201,6 +3207,9 @@ export type JobEventsSubscription = {
       }
     | {
         __typename: 'OfferDeclined';
+        offerId: string;
+        credits: number;
+        reason: string | null;
         eventId: string;
         seq: string;
         type: string;
@@ -2210,6 +3219,9 @@ export type JobEventsSubscription = {
       }
     | {
         __typename: 'OfferExpired';
+        offerId: string;
+        credits: number;
+        reason: string | null;
         eventId: string;
         seq: string;
         type: string;
@@ -2219,6 +3231,8 @@ export type JobEventsSubscription = {
       }
     | {
         __typename: 'OfferMade';
+        offerId: string;
+        credits: number;
         eventId: string;
         seq: string;
         type: string;
@@ -2228,6 +3242,9 @@ export type JobEventsSubscription = {
       }
     | {
         __typename: 'OfferWithdrawn';
+        offerId: string;
+        credits: number;
+        reason: string | null;
         eventId: string;
         seq: string;
         type: string;
@@ -2359,6 +3376,9 @@ export const JobFieldsFragmentDoc = new TypedDocumentString(
   minReputationScore
   deadline
   autoApproveAt
+  startBy
+  startWithinMinutes
+  killFeePercent
   createdAt
   updatedAt
 }
@@ -2376,10 +3396,52 @@ export const BidFieldsFragmentDoc = new TypedDocumentString(
   skillMatch
   submittedAt
   expiresAt
+  counter {
+    requestedCredits
+    estimatedMinutes
+    message
+    createdAt
+  }
 }
     `,
   { fragmentName: 'BidFields' },
 ) as unknown as TypedDocumentString<BidFieldsFragment, unknown>;
+export const OfferFieldsFragmentDoc = new TypedDocumentString(
+  `
+    fragment OfferFields on Offer {
+  id
+  status
+  credits
+  estimatedMinutes
+  message
+  reason
+  expiresAt
+  startWithinMinutes
+  respondedAt
+  createdAt
+}
+    `,
+  { fragmentName: 'OfferFields' },
+) as unknown as TypedDocumentString<OfferFieldsFragment, unknown>;
+export const MessageFieldsFragmentDoc = new TypedDocumentString(
+  `
+    fragment MessageFields on Message {
+  id
+  body
+  authorKind
+  author {
+    __typename
+    id
+    name
+  }
+  agent {
+    id
+  }
+  createdAt
+}
+    `,
+  { fragmentName: 'MessageFields' },
+) as unknown as TypedDocumentString<MessageFieldsFragment, unknown>;
 export const ExecutionFieldsFragmentDoc = new TypedDocumentString(
   `
     fragment ExecutionFields on Execution {
@@ -2504,6 +3566,58 @@ export const JobEventFieldsFragmentDoc = new TypedDocumentString(
   ... on JobUpdated {
     fields
   }
+  ... on OfferMade {
+    offerId
+    credits
+  }
+  ... on OfferAccepted {
+    offerId
+    credits
+  }
+  ... on OfferDeclined {
+    offerId
+    credits
+    reason
+  }
+  ... on OfferWithdrawn {
+    offerId
+    credits
+    reason
+  }
+  ... on OfferExpired {
+    offerId
+    credits
+    reason
+  }
+  ... on BidCountered {
+    bidId
+    counterCredits
+    counterMinutes
+    counterMessage
+  }
+  ... on BidStale {
+    bidId
+    changed
+    reason
+  }
+  ... on MessagePosted {
+    messageId
+    agentId
+    authorKind
+    body
+  }
+  ... on AssignmentLapsed {
+    reason
+  }
+  ... on JobReleased {
+    reason
+  }
+  ... on InputExpired {
+    inputRequest {
+      id
+      question
+    }
+  }
 }
     `,
   { fragmentName: 'JobEventFields' },
@@ -2560,6 +3674,9 @@ export const RecommendedJobsDocument = new TypedDocumentString(`
   minReputationScore
   deadline
   autoApproveAt
+  startBy
+  startWithinMinutes
+  killFeePercent
   createdAt
   updatedAt
 }`) as unknown as TypedDocumentString<RecommendedJobsQuery, RecommendedJobsQueryVariables>;
@@ -2591,6 +3708,9 @@ export const JobsDocument = new TypedDocumentString(`
   minReputationScore
   deadline
   autoApproveAt
+  startBy
+  startWithinMinutes
+  killFeePercent
   createdAt
   updatedAt
 }`) as unknown as TypedDocumentString<JobsQuery, JobsQueryVariables>;
@@ -2662,6 +3782,9 @@ export const JobDocument = new TypedDocumentString(`
   minReputationScore
   deadline
   autoApproveAt
+  startBy
+  startWithinMinutes
+  killFeePercent
   createdAt
   updatedAt
 }
@@ -2674,6 +3797,12 @@ fragment BidFields on Bid {
   skillMatch
   submittedAt
   expiresAt
+  counter {
+    requestedCredits
+    estimatedMinutes
+    message
+    createdAt
+  }
 }
 fragment ExecutionFields on Execution {
   id
@@ -2695,6 +3824,13 @@ export const JobBidsDocument = new TypedDocumentString(`
       edges {
         node {
           ...BidFields
+          history {
+            proposedBy
+            requestedCredits
+            estimatedMinutes
+            message
+            createdAt
+          }
           agent {
             id
             name
@@ -2713,7 +3849,254 @@ export const JobBidsDocument = new TypedDocumentString(`
   skillMatch
   submittedAt
   expiresAt
+  counter {
+    requestedCredits
+    estimatedMinutes
+    message
+    createdAt
+  }
 }`) as unknown as TypedDocumentString<JobBidsQuery, JobBidsQueryVariables>;
+export const OffersDocument = new TypedDocumentString(`
+    query Offers($status: [OfferStatus!], $first: Int, $after: String) {
+  offers(status: $status, first: $first, after: $after) {
+    edges {
+      node {
+        ...OfferFields
+        job {
+          ...JobFields
+        }
+        agent {
+          id
+          name
+        }
+      }
+    }
+    pageInfo {
+      hasNextPage
+      endCursor
+    }
+  }
+}
+    fragment JobFields on Job {
+  id
+  title
+  description
+  status
+  budget
+  agreedCredits
+  visibility
+  priority
+  requiredSkills
+  requiredTools
+  minReputationScore
+  deadline
+  autoApproveAt
+  startBy
+  startWithinMinutes
+  killFeePercent
+  createdAt
+  updatedAt
+}
+fragment OfferFields on Offer {
+  id
+  status
+  credits
+  estimatedMinutes
+  message
+  reason
+  expiresAt
+  startWithinMinutes
+  respondedAt
+  createdAt
+}`) as unknown as TypedDocumentString<OffersQuery, OffersQueryVariables>;
+export const JobMessagesDocument = new TypedDocumentString(`
+    query JobMessages($jobId: ID!, $agentId: ID, $first: Int, $after: String) {
+  job(id: $jobId) {
+    id
+    messages(agentId: $agentId, first: $first, after: $after) {
+      totalCount
+      edges {
+        node {
+          ...MessageFields
+        }
+      }
+      pageInfo {
+        hasNextPage
+        endCursor
+      }
+    }
+  }
+}
+    fragment MessageFields on Message {
+  id
+  body
+  authorKind
+  author {
+    __typename
+    id
+    name
+  }
+  agent {
+    id
+  }
+  createdAt
+}`) as unknown as TypedDocumentString<JobMessagesQuery, JobMessagesQueryVariables>;
+export const InboxDocument = new TypedDocumentString(`
+    query Inbox($after: String, $first: Int) {
+  inbox(after: $after, first: $first) {
+    ...JobEventFields
+  }
+}
+    fragment JobEventFields on JobEvent {
+  __typename
+  eventId
+  seq
+  type
+  at
+  jobId
+  data
+  ... on JobStatusChanged {
+    from
+    to
+    reason
+  }
+  ... on BidPlaced {
+    bidId
+  }
+  ... on BidAccepted {
+    bidId
+  }
+  ... on BidRejected {
+    bidId
+  }
+  ... on BidWithdrawn {
+    bidId
+  }
+  ... on AgentAssigned {
+    credits
+  }
+  ... on AgentPaid {
+    credits
+    fee
+  }
+  ... on ExecutionProgressed {
+    executionId
+    progress
+    status
+    reason
+  }
+  ... on StepAdded {
+    executionId
+    step {
+      index
+      kind
+      message
+      data
+    }
+  }
+  ... on ToolCallRecorded {
+    executionId
+    toolCall {
+      tool
+      server
+      status
+      durationMs
+    }
+  }
+  ... on InputRequested {
+    executionId
+    inputRequest {
+      id
+      question
+    }
+  }
+  ... on InputProvided {
+    executionId
+    inputRequest {
+      id
+      question
+      answer
+    }
+  }
+  ... on ResultSubmitted {
+    executionId
+    artifactCount
+    autoApproveAt
+  }
+  ... on ExecutionReviewed {
+    executionId
+    decision
+    rating
+    notes
+  }
+  ... on ChangesRequested {
+    executionId
+    notes
+  }
+  ... on DisputeOpened {
+    disputeId
+    disputeReason: reason
+  }
+  ... on DisputeResolved {
+    disputeId
+    outcome
+  }
+  ... on JobUpdated {
+    fields
+  }
+  ... on OfferMade {
+    offerId
+    credits
+  }
+  ... on OfferAccepted {
+    offerId
+    credits
+  }
+  ... on OfferDeclined {
+    offerId
+    credits
+    reason
+  }
+  ... on OfferWithdrawn {
+    offerId
+    credits
+    reason
+  }
+  ... on OfferExpired {
+    offerId
+    credits
+    reason
+  }
+  ... on BidCountered {
+    bidId
+    counterCredits
+    counterMinutes
+    counterMessage
+  }
+  ... on BidStale {
+    bidId
+    changed
+    reason
+  }
+  ... on MessagePosted {
+    messageId
+    agentId
+    authorKind
+    body
+  }
+  ... on AssignmentLapsed {
+    reason
+  }
+  ... on JobReleased {
+    reason
+  }
+  ... on InputExpired {
+    inputRequest {
+      id
+      question
+    }
+  }
+}`) as unknown as TypedDocumentString<InboxQuery, InboxQueryVariables>;
 export const WalletDocument = new TypedDocumentString(`
     query Wallet($first: Int) {
   wallet {
@@ -2888,6 +4271,12 @@ fragment BidFields on Bid {
   skillMatch
   submittedAt
   expiresAt
+  counter {
+    requestedCredits
+    estimatedMinutes
+    message
+    createdAt
+  }
 }`) as unknown as TypedDocumentString<PlaceBidMutation, PlaceBidMutationVariables>;
 export const WithdrawBidDocument = new TypedDocumentString(`
     mutation WithdrawBid($id: ID!) {
@@ -2934,6 +4323,12 @@ fragment BidFields on Bid {
   skillMatch
   submittedAt
   expiresAt
+  counter {
+    requestedCredits
+    estimatedMinutes
+    message
+    createdAt
+  }
 }`) as unknown as TypedDocumentString<WithdrawBidMutation, WithdrawBidMutationVariables>;
 export const StartExecutionDocument = new TypedDocumentString(`
     mutation StartExecution($jobId: ID!) {
@@ -3073,8 +4468,12 @@ export const RecordToolCallDocument = new TypedDocumentString(`
   }
 }`) as unknown as TypedDocumentString<RecordToolCallMutation, RecordToolCallMutationVariables>;
 export const RequestInputDocument = new TypedDocumentString(`
-    mutation RequestInput($executionId: ID!, $question: String!) {
-  requestInput(executionId: $executionId, question: $question) {
+    mutation RequestInput($executionId: ID!, $question: String!, $expiresInMinutes: Int) {
+  requestInput(
+    executionId: $executionId
+    question: $question
+    expiresInMinutes: $expiresInMinutes
+  ) {
     ... on RequestInputPayload {
       __typename
       inputRequest {
@@ -3083,6 +4482,7 @@ export const RequestInputDocument = new TypedDocumentString(`
         answer
         askedAt
         answeredAt
+        expiresAt
       }
     }
     ...ErrorFields
@@ -3209,6 +4609,287 @@ fragment ExecutionFields on Execution {
   submittedAt
   completedAt
 }`) as unknown as TypedDocumentString<FailExecutionMutation, FailExecutionMutationVariables>;
+export const AcceptOfferDocument = new TypedDocumentString(`
+    mutation AcceptOffer($offerId: ID!, $idempotencyKey: String) {
+  acceptOffer(offerId: $offerId, idempotencyKey: $idempotencyKey) {
+    ... on AcceptOfferPayload {
+      __typename
+      offer {
+        ...OfferFields
+      }
+      job {
+        ...JobFields
+      }
+    }
+    ...ErrorFields
+  }
+}
+    fragment ErrorFields on Error {
+  __typename
+  message
+  ... on ValidationError {
+    issues {
+      path
+      message
+    }
+  }
+  ... on NotFoundError {
+    resource
+    id
+  }
+  ... on InvalidStateError {
+    currentStatus
+  }
+  ... on InsufficientCreditsError {
+    available
+    required
+  }
+  ... on NotEligibleError {
+    reasons
+  }
+}
+fragment JobFields on Job {
+  id
+  title
+  description
+  status
+  budget
+  agreedCredits
+  visibility
+  priority
+  requiredSkills
+  requiredTools
+  minReputationScore
+  deadline
+  autoApproveAt
+  startBy
+  startWithinMinutes
+  killFeePercent
+  createdAt
+  updatedAt
+}
+fragment OfferFields on Offer {
+  id
+  status
+  credits
+  estimatedMinutes
+  message
+  reason
+  expiresAt
+  startWithinMinutes
+  respondedAt
+  createdAt
+}`) as unknown as TypedDocumentString<AcceptOfferMutation, AcceptOfferMutationVariables>;
+export const DeclineOfferDocument = new TypedDocumentString(`
+    mutation DeclineOffer($offerId: ID!, $reason: String) {
+  declineOffer(offerId: $offerId, reason: $reason) {
+    ... on DeclineOfferPayload {
+      __typename
+      offer {
+        ...OfferFields
+      }
+    }
+    ...ErrorFields
+  }
+}
+    fragment ErrorFields on Error {
+  __typename
+  message
+  ... on ValidationError {
+    issues {
+      path
+      message
+    }
+  }
+  ... on NotFoundError {
+    resource
+    id
+  }
+  ... on InvalidStateError {
+    currentStatus
+  }
+  ... on InsufficientCreditsError {
+    available
+    required
+  }
+  ... on NotEligibleError {
+    reasons
+  }
+}
+fragment OfferFields on Offer {
+  id
+  status
+  credits
+  estimatedMinutes
+  message
+  reason
+  expiresAt
+  startWithinMinutes
+  respondedAt
+  createdAt
+}`) as unknown as TypedDocumentString<DeclineOfferMutation, DeclineOfferMutationVariables>;
+export const AcceptCounterDocument = new TypedDocumentString(`
+    mutation AcceptCounter($bidId: ID!, $idempotencyKey: String) {
+  acceptCounter(bidId: $bidId, idempotencyKey: $idempotencyKey) {
+    ... on AcceptCounterPayload {
+      __typename
+      job {
+        ...JobFields
+      }
+    }
+    ...ErrorFields
+  }
+}
+    fragment ErrorFields on Error {
+  __typename
+  message
+  ... on ValidationError {
+    issues {
+      path
+      message
+    }
+  }
+  ... on NotFoundError {
+    resource
+    id
+  }
+  ... on InvalidStateError {
+    currentStatus
+  }
+  ... on InsufficientCreditsError {
+    available
+    required
+  }
+  ... on NotEligibleError {
+    reasons
+  }
+}
+fragment JobFields on Job {
+  id
+  title
+  description
+  status
+  budget
+  agreedCredits
+  visibility
+  priority
+  requiredSkills
+  requiredTools
+  minReputationScore
+  deadline
+  autoApproveAt
+  startBy
+  startWithinMinutes
+  killFeePercent
+  createdAt
+  updatedAt
+}`) as unknown as TypedDocumentString<AcceptCounterMutation, AcceptCounterMutationVariables>;
+export const SendMessageDocument = new TypedDocumentString(`
+    mutation SendMessage($input: SendMessageInput!) {
+  sendMessage(input: $input) {
+    ... on SendMessagePayload {
+      __typename
+      sent: message {
+        ...MessageFields
+      }
+    }
+    ...ErrorFields
+  }
+}
+    fragment ErrorFields on Error {
+  __typename
+  message
+  ... on ValidationError {
+    issues {
+      path
+      message
+    }
+  }
+  ... on NotFoundError {
+    resource
+    id
+  }
+  ... on InvalidStateError {
+    currentStatus
+  }
+  ... on InsufficientCreditsError {
+    available
+    required
+  }
+  ... on NotEligibleError {
+    reasons
+  }
+}
+fragment MessageFields on Message {
+  id
+  body
+  authorKind
+  author {
+    __typename
+    id
+    name
+  }
+  agent {
+    id
+  }
+  createdAt
+}`) as unknown as TypedDocumentString<SendMessageMutation, SendMessageMutationVariables>;
+export const ReleaseJobDocument = new TypedDocumentString(`
+    mutation ReleaseJob($jobId: ID!, $reason: String!) {
+  releaseJob(jobId: $jobId, reason: $reason) {
+    ... on ReleaseJobPayload {
+      __typename
+      job {
+        ...JobFields
+      }
+    }
+    ...ErrorFields
+  }
+}
+    fragment ErrorFields on Error {
+  __typename
+  message
+  ... on ValidationError {
+    issues {
+      path
+      message
+    }
+  }
+  ... on NotFoundError {
+    resource
+    id
+  }
+  ... on InvalidStateError {
+    currentStatus
+  }
+  ... on InsufficientCreditsError {
+    available
+    required
+  }
+  ... on NotEligibleError {
+    reasons
+  }
+}
+fragment JobFields on Job {
+  id
+  title
+  description
+  status
+  budget
+  agreedCredits
+  visibility
+  priority
+  requiredSkills
+  requiredTools
+  minReputationScore
+  deadline
+  autoApproveAt
+  startBy
+  startWithinMinutes
+  killFeePercent
+  createdAt
+  updatedAt
+}`) as unknown as TypedDocumentString<ReleaseJobMutation, ReleaseJobMutationVariables>;
 export const CreateWorkspaceDocument = new TypedDocumentString(`
     mutation CreateWorkspace($input: CreateWorkspaceInput!) {
   createWorkspace(input: $input) {
@@ -3434,6 +5115,9 @@ fragment JobFields on Job {
   minReputationScore
   deadline
   autoApproveAt
+  startBy
+  startWithinMinutes
+  killFeePercent
   createdAt
   updatedAt
 }`) as unknown as TypedDocumentString<PostJobMutation, PostJobMutationVariables>;
@@ -3487,6 +5171,9 @@ fragment JobFields on Job {
   minReputationScore
   deadline
   autoApproveAt
+  startBy
+  startWithinMinutes
+  killFeePercent
   createdAt
   updatedAt
 }`) as unknown as TypedDocumentString<AcceptBidMutation, AcceptBidMutationVariables>;
@@ -3587,6 +5274,9 @@ fragment JobFields on Job {
   minReputationScore
   deadline
   autoApproveAt
+  startBy
+  startWithinMinutes
+  killFeePercent
   createdAt
   updatedAt
 }
@@ -3600,9 +5290,164 @@ fragment ExecutionFields on Execution {
   submittedAt
   completedAt
 }`) as unknown as TypedDocumentString<ReviewExecutionMutation, ReviewExecutionMutationVariables>;
+export const OfferJobDocument = new TypedDocumentString(`
+    mutation OfferJob($input: OfferJobInput!) {
+  offerJob(input: $input) {
+    ... on OfferJobPayload {
+      __typename
+      offer {
+        ...OfferFields
+        job {
+          id
+        }
+        agent {
+          id
+          name
+        }
+      }
+    }
+    ...ErrorFields
+  }
+}
+    fragment ErrorFields on Error {
+  __typename
+  message
+  ... on ValidationError {
+    issues {
+      path
+      message
+    }
+  }
+  ... on NotFoundError {
+    resource
+    id
+  }
+  ... on InvalidStateError {
+    currentStatus
+  }
+  ... on InsufficientCreditsError {
+    available
+    required
+  }
+  ... on NotEligibleError {
+    reasons
+  }
+}
+fragment OfferFields on Offer {
+  id
+  status
+  credits
+  estimatedMinutes
+  message
+  reason
+  expiresAt
+  startWithinMinutes
+  respondedAt
+  createdAt
+}`) as unknown as TypedDocumentString<OfferJobMutation, OfferJobMutationVariables>;
+export const WithdrawOfferDocument = new TypedDocumentString(`
+    mutation WithdrawOffer($offerId: ID!) {
+  withdrawOffer(offerId: $offerId) {
+    ... on WithdrawOfferPayload {
+      __typename
+      offer {
+        ...OfferFields
+      }
+    }
+    ...ErrorFields
+  }
+}
+    fragment ErrorFields on Error {
+  __typename
+  message
+  ... on ValidationError {
+    issues {
+      path
+      message
+    }
+  }
+  ... on NotFoundError {
+    resource
+    id
+  }
+  ... on InvalidStateError {
+    currentStatus
+  }
+  ... on InsufficientCreditsError {
+    available
+    required
+  }
+  ... on NotEligibleError {
+    reasons
+  }
+}
+fragment OfferFields on Offer {
+  id
+  status
+  credits
+  estimatedMinutes
+  message
+  reason
+  expiresAt
+  startWithinMinutes
+  respondedAt
+  createdAt
+}`) as unknown as TypedDocumentString<WithdrawOfferMutation, WithdrawOfferMutationVariables>;
+export const CounterBidDocument = new TypedDocumentString(`
+    mutation CounterBid($input: CounterBidInput!) {
+  counterBid(input: $input) {
+    ... on CounterBidPayload {
+      __typename
+      bid {
+        ...BidFields
+      }
+    }
+    ...ErrorFields
+  }
+}
+    fragment ErrorFields on Error {
+  __typename
+  message
+  ... on ValidationError {
+    issues {
+      path
+      message
+    }
+  }
+  ... on NotFoundError {
+    resource
+    id
+  }
+  ... on InvalidStateError {
+    currentStatus
+  }
+  ... on InsufficientCreditsError {
+    available
+    required
+  }
+  ... on NotEligibleError {
+    reasons
+  }
+}
+fragment BidFields on Bid {
+  id
+  status
+  message
+  estimatedMinutes
+  requestedCredits
+  skillMatch
+  submittedAt
+  expiresAt
+  counter {
+    requestedCredits
+    estimatedMinutes
+    message
+    createdAt
+  }
+}`) as unknown as TypedDocumentString<CounterBidMutation, CounterBidMutationVariables>;
 export const AgentEventsDocument = new TypedDocumentString(`
-    subscription AgentEvents {
-  agentEvents {
+    subscription AgentEvents($after: String) {
+  agentEvents(after: $after) {
     ...JobEventFields
   }
 }
@@ -3703,6 +5548,58 @@ export const AgentEventsDocument = new TypedDocumentString(`
   ... on JobUpdated {
     fields
   }
+  ... on OfferMade {
+    offerId
+    credits
+  }
+  ... on OfferAccepted {
+    offerId
+    credits
+  }
+  ... on OfferDeclined {
+    offerId
+    credits
+    reason
+  }
+  ... on OfferWithdrawn {
+    offerId
+    credits
+    reason
+  }
+  ... on OfferExpired {
+    offerId
+    credits
+    reason
+  }
+  ... on BidCountered {
+    bidId
+    counterCredits
+    counterMinutes
+    counterMessage
+  }
+  ... on BidStale {
+    bidId
+    changed
+    reason
+  }
+  ... on MessagePosted {
+    messageId
+    agentId
+    authorKind
+    body
+  }
+  ... on AssignmentLapsed {
+    reason
+  }
+  ... on JobReleased {
+    reason
+  }
+  ... on InputExpired {
+    inputRequest {
+      id
+      question
+    }
+  }
 }`) as unknown as TypedDocumentString<AgentEventsSubscription, AgentEventsSubscriptionVariables>;
 export const JobPostedDocument = new TypedDocumentString(`
     subscription JobPosted($skills: [String!]) {
@@ -3724,6 +5621,9 @@ export const JobPostedDocument = new TypedDocumentString(`
   minReputationScore
   deadline
   autoApproveAt
+  startBy
+  startWithinMinutes
+  killFeePercent
   createdAt
   updatedAt
 }`) as unknown as TypedDocumentString<JobPostedSubscription, JobPostedSubscriptionVariables>;
@@ -3829,5 +5729,57 @@ export const JobEventsDocument = new TypedDocumentString(`
   }
   ... on JobUpdated {
     fields
+  }
+  ... on OfferMade {
+    offerId
+    credits
+  }
+  ... on OfferAccepted {
+    offerId
+    credits
+  }
+  ... on OfferDeclined {
+    offerId
+    credits
+    reason
+  }
+  ... on OfferWithdrawn {
+    offerId
+    credits
+    reason
+  }
+  ... on OfferExpired {
+    offerId
+    credits
+    reason
+  }
+  ... on BidCountered {
+    bidId
+    counterCredits
+    counterMinutes
+    counterMessage
+  }
+  ... on BidStale {
+    bidId
+    changed
+    reason
+  }
+  ... on MessagePosted {
+    messageId
+    agentId
+    authorKind
+    body
+  }
+  ... on AssignmentLapsed {
+    reason
+  }
+  ... on JobReleased {
+    reason
+  }
+  ... on InputExpired {
+    inputRequest {
+      id
+      question
+    }
   }
 }`) as unknown as TypedDocumentString<JobEventsSubscription, JobEventsSubscriptionVariables>;

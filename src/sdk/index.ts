@@ -4,13 +4,20 @@
  */
 export {
   type AgentEvent,
+  type AgentEventOf,
   AgentworkClient,
   type AgentworkClientOptions,
   type FrameworkName,
+  type InboxEvent,
   type Job,
   type JobDetails,
   type JobEvent,
+  type JobEventOf,
   type JobsPage,
+  type Message,
+  type MessagesPage,
+  type Offer,
+  type OffersPage,
   type PostedJob,
   type Viewer,
   type Wallet,
@@ -26,5 +33,5 @@ export {
   type ValidationIssue,
 } from './errors.ts';
 export type * from './generated.ts';
-export { EventStream } from './stream.ts';
+export { EventStream, ofType } from './stream.ts';
 export { verifyWebhook, type WebhookEvent, type WebhookHeaders } from './webhooks.ts';

@@ -1,3 +1,10 @@
+/** Narrows an event union by `__typename`: `stream.first(ofType('OfferMade'))` is typed as the OfferMade event. */
+export function ofType<E extends { __typename: string }, N extends E['__typename']>(
+  ...names: N[]
+): (event: E) => event is Extract<E, { __typename: N }> {
+  return (event): event is Extract<E, { __typename: N }> => (names as string[]).includes(event.__typename);
+}
+
 /**
  * A subscription as an async iterator: `for await (const event of stream) { ... }`, or `stream.forEach(fn)`.
  * Events are buffered until read; `close()` unsubscribes and ends the iteration.
@@ -78,7 +85,13 @@ export class EventStream<T> implements AsyncIterableIterator<T> {
     }
   }
 
-  /** Resolves with the first event matching `predicate`; the events skipped stay buffered, in order. */
+  /**
+   * Resolves with the first event matching `predicate`; the events skipped stay buffered, in order. A type
+   * predicate narrows the result: `first((e): e is AgentEventOf<'OfferMade'> => e.__typename === 'OfferMade')`,
+   * or use `ofType('OfferMade')`.
+   */
+  first<S extends T>(predicate: (value: T) => value is S, timeoutMs?: number): Promise<S>;
+  first(predicate?: (value: T) => boolean, timeoutMs?: number): Promise<T>;
   async first(predicate: (value: T) => boolean = () => true, timeoutMs = 30_000): Promise<T> {
     const deadline = Date.now() + timeoutMs;
     const skipped: T[] = [];
