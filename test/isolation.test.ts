@@ -182,6 +182,7 @@ const GLOBAL: Record<string, { reason: string; public?: boolean }> = {
   },
   'Query.webhookEndpoints': { reason: 'the caller’s own endpoints (scanned)' },
   'Query.offers': { reason: 'offers made to the calling agent or by the caller’s workspace (scanned)' },
+  'Query.inbox': { reason: 'the calling agent’s own events (scanned)' },
   'Query.node': { reason: 'swept per Node type below', public: true },
   'Mutation.createWorkspace': { reason: 'open signup: creates a new workspace, touches no other' },
   'Mutation.createProject': { reason: 'creates in the caller’s own workspace' },
@@ -205,6 +206,7 @@ const SCANS: Record<string, string> = {
   'Query.wallet': '{ wallet { balance held entries(first: 100) { edges { node { id job { id } } } } } }',
   'Query.webhookEndpoints': '{ webhookEndpoints { id workspace { id } agent { id } } }',
   'Query.offers': '{ offers(first: 100) { edges { node { id job { id } } } } }',
+  'Query.inbox': '{ inbox(first: 100) { __typename eventId jobId data } }',
   'Query.webhookDeliveries (no endpointId)': '{ webhookDeliveries(first: 100) { edges { node { id } } } }',
 };
 
