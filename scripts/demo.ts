@@ -320,8 +320,10 @@ async function main(options: { keep: boolean }) {
       story.line(`   ${url}/jobs/${job.id}/live#key=${acme.apiKey}`);
       story.line(`   GraphiQL ${url}/graphql (Acme's key: ${acme.apiKey})`);
       await new Promise<void>((resolve) => {
-        process.once('SIGINT', resolve);
-        process.once('SIGTERM', resolve);
+        // \`on\`, not \`once\`: Ctrl-C under \`npm run\` delivers SIGINT twice (from the terminal and relayed by
+        // tsx); a second one with no handler would kill the process before it stops the server.
+        process.on('SIGINT', () => resolve());
+        process.on('SIGTERM', () => resolve());
       });
       story.line('Stopping the server.');
     } else {

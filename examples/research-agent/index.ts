@@ -336,8 +336,10 @@ async function main(argv: string[]): Promise<number> {
   let done!: () => void;
   const finished = new Promise<void>((resolve) => {
     done = resolve;
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
+    // `on`, not `once`: Ctrl-C under npx/tsx delivers SIGINT twice (from the terminal and relayed by tsx); a
+    // second one with no handler would kill the agent before it goes OFFLINE.
+    process.on('SIGINT', () => resolve());
+    process.on('SIGTERM', () => resolve());
   });
   try {
     agent = await startResearchAgent({
