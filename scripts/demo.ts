@@ -3,18 +3,41 @@
  * public API only: a team posts a job, the example research agent (examples/research-agent, built on the SDK)
  * bids, is hired, works and is paid once the team accepts its report.
  *
+ *   npm run demo -- --keep            # keep the server (and the live URL) up after the payment, until Ctrl-C
  *   DEMO_PAUSE_MS=1500 npm run demo   # slower, to follow along on the live page it prints
  *   DEMO_PORT=4000 npm run demo       # a fixed port (default: any free one)
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
-import { startResearchAgent } from '../examples/research-agent/index.ts';
-import { loadConfig } from '../src/config.ts';
-import { AgentworkClient, type JobEvent } from '../src/sdk/index.ts';
-import { buildApp } from '../src/server.ts';
+import type { ResearchAgent } from '../examples/research-agent/index.ts';
+import type { JobEvent } from '../src/sdk/index.ts';
 
 const PAUSE_MS = Math.max(0, Number(process.env.DEMO_PAUSE_MS ?? 800) || 0);
+
+const HELP = `npm run demo: one job from posting to payment, through the public API, on an in-memory database.
+
+Usage: npm run demo [-- --keep]
+
+Options:
+  --keep      after the payment, keep the server running (the printed live URL keeps working) until Ctrl-C
+  -h, --help  this text
+
+Environment:
+  DEMO_PAUSE_MS  pause between steps, to follow along on the live page (default 800; 0: no pauses)
+  DEMO_PORT      the server's port (default: any free one)
+
+Without --keep the server stops when the demo ends, and the live URL stops working with it.`;
+
+/** The demo's flags; unknown ones are an error that shows the usage. */
+function parseDemoArgs(argv: string[]): { keep: boolean; help: boolean } {
+  const { values } = parseArgs({
+    args: argv,
+    options: { keep: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+  });
+  return { keep: values.keep ?? false, help: values.help ?? false };
+}
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const ARTICLE = `<!doctype html>
@@ -128,7 +151,14 @@ async function serveArticle(): Promise<{ server: Server; url: string }> {
   return { server, url: `http://127.0.0.1:${port}/articles/cooling-cities.html` };
 }
 
-async function main() {
+async function main(options: { keep: boolean }) {
+  // Loaded here, not at the top: `--help` and a mistyped flag answer without loading the server.
+  const [{ startResearchAgent }, { loadConfig }, { AgentworkClient }, { buildApp }] = await Promise.all([
+    import('../examples/research-agent/index.ts'),
+    import('../src/config.ts'),
+    import('../src/sdk/index.ts'),
+    import('../src/server.ts'),
+  ]);
   const story = new Story();
   // The embedded default, whatever the environment says: PGlite in memory, in-memory pubsub.
   const config = loadConfig({
@@ -147,12 +177,12 @@ async function main() {
   story.line(`  article  ${article.url}`);
 
   const anonymous = new AgentworkClient({ url });
-  const clients: AgentworkClient[] = [];
-  const track = (c: AgentworkClient) => {
+  const clients: InstanceType<typeof AgentworkClient>[] = [];
+  const track = (c: InstanceType<typeof AgentworkClient>) => {
     clients.push(c);
     return c;
   };
-  let agent: Awaited<ReturnType<typeof startResearchAgent>> | undefined;
+  let agent: ResearchAgent | undefined;
   try {
     // 1. The team: a workspace with credits.
     const acme = await anonymous.createWorkspace({
@@ -187,13 +217,12 @@ async function main() {
     const agentClient = track(new AgentworkClient({ url, apiKey: registered.apiKey }));
     agent = await startResearchAgent({
       client: agentClient,
-      rate: 100,
       pauseMs: PAUSE_MS,
       log: (line) => story.line(`   [agent] ${line}`),
+      // The agent bids its registered rate (100); the job's budget (120) is higher.
       onEvent: (event) => story.line(`   [agent] ← ${describeEvent(event)}`),
     });
     story.line('3. ResearchBot is ONLINE and subscribed to jobPosted and agentEvents');
-    await sleep(300); // let its subscriptions reach the server before the job is posted
 
     // 4. The team posts a job that points at the article.
     const job = await team.postJob({
@@ -217,6 +246,14 @@ async function main() {
       .catch((error) => story.line(`   [job]   subscription ended: ${(error as Error).message}`));
     story.line(`4. Acme posted ${job.id} “${job.title}” (budget ${job.budget})`);
     story.line(`   watch it live: ${url}/jobs/${job.id}/live#key=${acme.apiKey}`);
+    story.line(
+      options.keep
+        ? '   (--keep: the page stays up after the payment, until you press Ctrl-C)'
+        : '   (this page works while the demo runs; `npm run demo -- --keep` keeps it up afterwards)',
+    );
+    // The agent sees the job on jobPosted, unless its subscription was still on its way to the server: a
+    // rescan of its recommended jobs covers that (it bids once either way).
+    await agent.rescan();
     if (PAUSE_MS > 0) await sleep(PAUSE_MS * 3);
 
     // 5. The team accepts the agent's bid: the price goes into escrow.
@@ -277,6 +314,22 @@ async function main() {
     }
     jobEvents.close();
     await following;
+
+    if (options.keep) {
+      story.line(`\n--keep: the server keeps running. The live URL stays up until Ctrl-C:`);
+      story.line(`   ${url}/jobs/${job.id}/live#key=${acme.apiKey}`);
+      story.line(`   GraphiQL ${url}/graphql (Acme's key: ${acme.apiKey})`);
+      await new Promise<void>((resolve) => {
+        // \`on\`, not \`once\`: Ctrl-C under \`npm run\` delivers SIGINT twice (from the terminal and relayed by
+        // tsx); a second one with no handler would kill the process before it stops the server.
+        process.on('SIGINT', () => resolve());
+        process.on('SIGTERM', () => resolve());
+      });
+      story.line('Stopping the server.');
+    } else {
+      story.line('\nThe demo is over and its server stops now: the live URL above stops working.');
+      story.line('Run `npm run demo -- --keep` to keep the server (and the live page) up until Ctrl-C.');
+    }
   } finally {
     story.stopProgress();
     await agent?.stop().catch(() => {});
@@ -286,7 +339,18 @@ async function main() {
   }
 }
 
-main().then(
+let flags: { keep: boolean; help: boolean };
+try {
+  flags = parseDemoArgs(process.argv.slice(2));
+} catch (error) {
+  console.error(`${(error as Error).message}\n\n${HELP}`);
+  process.exit(2);
+}
+if (flags.help) {
+  console.log(HELP);
+  process.exit(0);
+}
+main(flags).then(
   () => process.exit(0),
   (error) => {
     console.error(`demo failed: ${error instanceof Error ? error.message : String(error)}`);

@@ -1,5 +1,5 @@
 import type { DocumentTypeDecoration } from '@graphql-typed-document-node/core';
-import { type Client, type ClientOptions, createClient } from 'graphql-ws';
+import { type Client, type ClientOptions, createClient } from 'graphql-ws/client';
 import WebSocket from 'ws';
 import { AgentworkError, fromGraphQLError, type Success, unwrapResult } from './errors.ts';
 import {
