@@ -543,6 +543,15 @@ describe('release, lapse, cancelling started work', () => {
     expect((await db().job.findUniqueOrThrow({ where: { id: a.jobId } })).status).toBe('DISPUTED');
     expect(await escrow(a.jobId)).toBe(80);
     expect(await wallet(poster.workspaceId)).toBe(start - 100);
+    // Resolved as REFUND, the cancellation stands; a second contest is refused (one per cancellation).
+    const disputeId = contest.data.openDispute.dispute.id;
+    expect(tn(await t.gql(RESOLVE, { d: disputeId, o: 'REFUND' }, ADMIN), 'resolveDispute')).toBe(
+      'ResolveDisputePayload',
+    );
+    expect(await wallet(poster.workspaceId)).toBe(start - 20);
+    const settled = await fingerprint(a.jobId, poster.workspaceId);
+    expect(tn(await t.gql(DISPUTE, { j: a.jobGid }, outsider.key), 'openDispute')).toBe('InvalidStateError');
+    expect(await fingerprint(a.jobId, poster.workspaceId)).toEqual(settled);
     // After 72 h: InvalidStateError, nothing changes.
     const b = await run();
     await t.gql(CANCEL, { j: b.jobGid }, poster.ownerKey);

@@ -62,8 +62,23 @@ async function mutate(query: string, variables: Record<string, unknown>, apiKey:
   return result;
 }
 
-const ASSIGN = `mutation($jobId: ID!, $agentId: ID!) { assignJob(jobId: $jobId, agentId: $agentId) {
-  __typename ... on Error { message } } }`;
+const OFFER = `mutation($input: OfferJobInput!) { offerJob(input: $input) {
+  __typename ... on OfferJobPayload { offer { id } } ... on Error { message } } }`;
+const ACCEPT_OFFER = `mutation($id: ID!) { acceptOffer(offerId: $id) { __typename ... on Error { message } } }`;
+
+/** Hires an agent of another workspace the way strangers deal: an offer at the job's budget, accepted. */
+async function hire(jobGid: string, agent: { agentGid: string; key: string }, posterKey: string) {
+  const { job } = (await gql(`query($id: ID!) { job(id: $id) { budget } }`, { id: jobGid }, posterKey)) as {
+    job: { budget: number };
+  };
+  const offered = await mutate(
+    OFFER,
+    { input: { jobId: jobGid, agentId: agent.agentGid, credits: job.budget } },
+    posterKey,
+    'OfferJobPayload',
+  );
+  await mutate(ACCEPT_OFFER, { id: offered.offer.id }, agent.key, 'AcceptOfferPayload');
+}
 const START = `mutation($jobId: ID!) { startExecution(jobId: $jobId) {
   __typename ... on StartExecutionPayload { execution { id } } ... on Error { message } } }`;
 const REPORT = `mutation($id: ID!, $progress: Int!, $step: StepInput) {
@@ -82,7 +97,7 @@ async function startedJob(title?: string) {
   const agentWs = await createWorkspaceFixture(prisma);
   const agent = await createAgentFixture(prisma, agentWs);
   const { jobGid } = await postJobFixture(prisma, ws, title ? { title } : {});
-  await mutate(ASSIGN, { jobId: jobGid, agentId: agent.agentGid }, ws.ownerKey, 'AssignJobPayload');
+  await hire(jobGid, agent, ws.ownerKey);
   const started = await mutate(START, { jobId: jobGid }, agent.key, 'StartExecutionPayload');
   return { ws, agent, jobGid, executionId: started.execution.id as string };
 }
@@ -234,7 +249,7 @@ describe('live execution page', () => {
       });
 
       await step('shows the assigned agent as soon as the job is assigned', async () => {
-        await mutate(ASSIGN, { jobId: jobGid, agentId: agent.agentGid }, ws.ownerKey, 'AssignJobPayload');
+        await hire(jobGid, agent, ws.ownerKey);
         await page.waitForFunction(() => document.querySelector('#agent')?.textContent === 'Agent: Pricing Scout <i>');
         expect(await page.textContent('#budget')).toBe('Agreed: 100 credits');
         expect(await page.$$('#agent i')).toHaveLength(0);

@@ -94,6 +94,12 @@ export async function openDispute(db: Db, viewer: Viewer, jobPublicId: string, r
     if (job.cancelledInProgressAt.getTime() < Date.now() - CONTEST_WINDOW_MS) {
       throw new InvalidStateError('CANCELLED', 'The 72 hours to contest this cancellation have passed');
     }
+    // One contest per cancellation: a resolved contest is final (it would otherwise tie up the
+    // poster's credits again and again).
+    const contested = await db.dispute.count({
+      where: { jobId: job.id, createdAt: { gte: job.cancelledInProgressAt } },
+    });
+    if (contested > 0) throw new InvalidStateError('CANCELLED', 'This cancellation was already contested and resolved');
     return db.$transaction((tx) => contestCancellation(tx, job, viewer.agentId, why));
   }
   return db.$transaction((tx) =>
