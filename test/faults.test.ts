@@ -64,19 +64,23 @@ const call = (url: string, query: string, variables: Record<string, unknown>, ke
 
 const skipReason = 'needs PostgreSQL (DATABASE_URL): the server processes share the database with this test';
 describe.skipIf(!process.env.DATABASE_URL)('process faults', { meta: { skipReason } }, () => {
-  it('SIGTERM during load: accepted requests complete, the process exits 0', async () => {
+  // A server process starting (tsx), draining and exiting on a busy 2-core machine can take minutes;
+  // the limit only bounds a hang.
+  it('SIGTERM during load: accepted requests complete, the process exits 0', { timeout: 300_000 }, async () => {
     const server = await startServer();
     const ws = await createWorkspaceFixture(db.database.prisma);
     for (let i = 0; i < 20; i++) await postJobFixture(db.database.prisma, ws, { visibility: 'PUBLIC' });
     const Q = `{ jobs(first: 50) { edges { node { id title bids { totalCount } } } } }`;
     const results: ({ ok: true; data: unknown } | { ok: false; error: string })[] = [];
+    // Counted, not timed: 120 requests, ~30 in flight at a time, SIGTERM once 60 were sent (so at
+    // least 30 completed before it and up to 30 are in flight when it lands). A time window sent
+    // SIGTERM only if the machine was fast enough to send 60 in it, and hung otherwise.
+    const TOTAL = 120;
     let sent = 0;
     const inflight: Promise<void>[] = [];
-    const stopAt = Date.now() + 1_500;
     let signalled = false;
-    // Keep ~30 requests in flight, send SIGTERM in the middle of the load.
-    while (Date.now() < stopAt) {
-      while (inflight.length < 30 && Date.now() < stopAt) {
+    while (sent < TOTAL) {
+      while (inflight.length < 30 && sent < TOTAL) {
         sent++;
         const p = call(server.url, Q, {}, ws.ownerKey)
           .then(
@@ -91,11 +95,10 @@ describe.skipIf(!process.env.DATABASE_URL)('process faults', { meta: { skipReaso
           .finally(() => inflight.splice(inflight.indexOf(p), 1));
         inflight.push(p);
       }
-      if (!signalled && sent > 60) {
+      if (!signalled && sent >= 60) {
         signalled = true;
         server.child.kill('SIGTERM');
       }
-      // The clock may pass stopAt between the two checks with every request settled: never race [].
       if (inflight.length > 0) await Promise.race(inflight);
     }
     await Promise.all(inflight);
@@ -104,7 +107,7 @@ describe.skipIf(!process.env.DATABASE_URL)('process faults', { meta: { skipReaso
     // After SIGTERM new connections are refused; nothing accepted is cut off or answered with an error.
     for (const f of failures) expect(f.error).toMatch(/ECONNREFUSED|connect|fetch failed|closed/i);
     expect(failures.filter((f) => /ECONNRESET|socket hang up|other side closed|INTERNAL/.test(f.error))).toEqual([]);
-    expect(results.filter((r) => r.ok).length).toBeGreaterThan(60);
+    expect(results.filter((r) => r.ok).length).toBeGreaterThanOrEqual(30);
   });
 
   it('SIGKILL during settlements leaves the ledger balanced; the server restarts cleanly', async () => {
