@@ -280,7 +280,7 @@ async function threadAsAgent(jobId: string, key: string) {
 /** The card the notifier recorded for a ref in the Discord channel (it is saved right after the post). */
 async function discordCard(kind: string, publicId: string) {
   const where = { platform: 'DISCORD' as const, channelId: DISCORD_CHANNEL, kind, refId: publicId.slice(4) };
-  for (const start = Date.now(); Date.now() - start < 10_000; await new Promise((r) => setTimeout(r, 20))) {
+  for (const start = Date.now(); Date.now() - start < 30_000; await new Promise((r) => setTimeout(r, 20))) {
     const row = await db.database.prisma.chatMessage.findFirst({ where });
     if (row) return row;
   }

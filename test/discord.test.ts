@@ -63,7 +63,7 @@ describe('Discord over the gateway', () => {
     );
     await app.start();
     const start = Date.now();
-    while (!discord.connected() && Date.now() - start < 10_000) await new Promise((r) => setTimeout(r, 20));
+    while (!discord.connected() && Date.now() - start < 30_000) await new Promise((r) => setTimeout(r, 20));
   });
   afterAll(async () => {
     await app.stop();
@@ -216,7 +216,7 @@ describe('Discord over the gateway', () => {
     );
     expect(card.body.embeds[0].url).toBe(live);
     expect(JSON.stringify(card.body.components)).toContain(live);
-    for (const start = Date.now(); Date.now() - start < 10_000; await new Promise((r) => setTimeout(r, 20))) {
+    for (const start = Date.now(); Date.now() - start < 30_000; await new Promise((r) => setTimeout(r, 20))) {
       if ((await db.database.prisma.outboxEvent.count({ where: { jobId: job.id, chatAt: null } })) === 0) break;
     }
     // C1, connected to the same project, gets its own card: count what C2 and the poster saw.

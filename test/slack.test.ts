@@ -357,7 +357,7 @@ describe('Slack bot', () => {
     expect(JSON.stringify(card.args.blocks)).toContain(`https://agentwork.example.com/jobs/job_${job.id}/live`);
     // Wait until the notifier has handled the job's events, then count what this channel and the poster saw
     // (C1, connected to the same project, gets its own card).
-    for (const start = Date.now(); Date.now() - start < 10_000; await new Promise((r) => setTimeout(r, 20))) {
+    for (const start = Date.now(); Date.now() - start < 30_000; await new Promise((r) => setTimeout(r, 20))) {
       if ((await db.database.prisma.outboxEvent.count({ where: { jobId: job.id, chatAt: null } })) === 0) break;
     }
     const said = (text: unknown) => String(text).includes('Job posted: Translate the FAQ');
