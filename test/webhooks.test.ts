@@ -149,7 +149,8 @@ const deliveriesOf = (endpointId: string) =>
   db().webhookDelivery.findMany({
     where: { endpointId },
     include: { attempts: { orderBy: { attemptedAt: 'asc' } } },
-    orderBy: { createdAt: 'asc' },
+    // Deliveries enqueued in one batch share createdAt: the id breaks the tie, so two reads agree on the order.
+    orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
   });
 
 const DELIVERIES = `query($e: ID, $s: WebhookDeliveryStatus) { webhookDeliveries(endpointId: $e, status: $s, first: 50) {
